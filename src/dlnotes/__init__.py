@@ -1,0 +1,18 @@
+"""dlnotes: the tested package behind the textbook *Training deep neural networks*.
+
+Every algorithm and worked example of the book is implemented here, tested against an
+independent reference (PyTorch, SciPy, SymPy, exact enumeration, finite differences),
+and imported by the chapter that teaches it.
+
+Modules
+-------
+losses          loss functions and their gradients (chapter "Loss functions")
+regularization  penalties, their gradients, the total objective ("Regularization penalties")
+gradcheck       centred finite differences and relative errors
+explorables     interactive figures that work live in Jupyter and statically in the HTML book
+exercises       the question bank: seeded exercises with solutions and graders
+notebooks       export chapters as Jupyter notebooks
+cli             the ``dlnotes`` command line
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,122 @@
+r"""Gradient checking with centred finite differences.
+
+Taught in the chapters *Loss functions* (checking every loss's gradient) and, in more
+depth, in the optimizer chapters (cost and accuracy of numerical gradients).
+
+The centred difference
+
+.. math::
+
+    \frac{\partial f}{\partial x_i}(x) \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h}
+
+has truncation error :math:`O(h^2)` (the one-sided version only :math:`O(h)`), at the
+price of two evaluations of :math:`f` per coordinate. Round-off grows like
+:math:`\varepsilon_{\text{mach}}/h`, so ``h`` around :math:`10^{-5}` is a good compromise
+in float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ._validation import as_float_array, as_scalar
+
+__all__ = ["numerical_gradient", "relative_error", "GradCheck", "check_gradient"]
+
+
+def _scalar(value: Any) -> float:
+    if isinstance(value, (str, bytes, bool)) or np.ndim(value) != 0:
+        raise TypeError(f"f must return a scalar (a real number), got {type(value).__name__} "
+                        f"with shape {np.shape(value)}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"f must return a scalar (a real number), got {type(value).__name__}") from None
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: Any, h: float = 1e-5) -> np.ndarray:
+    r"""Centred finite-difference gradient of a scalar function.
+
+    Parameters
+    ----------
+    f : callable
+        Takes an array shaped like ``x`` and returns a scalar.
+    x : array of any shape
+        The point; it is not modified.
+    h : float > 0
+        The step.
+
+    Returns
+    -------
+    array shaped like ``x`` (float64). Costs ``2 * x.size`` evaluations of ``f``.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be a callable returning a scalar, got {type(f).__name__}")
+    x0 = as_float_array(x, "x").copy()
+    h = as_scalar(h, "h", low=0.0, low_open=True)
+    grad = np.empty_like(x0)
+    flat_x = x0.reshape(-1)
+    flat_g = grad.reshape(-1)
+    for i in range(flat_x.size):
+        old = flat_x[i]
+        flat_x[i] = old + h
+        fp = f(x0.copy())
+        flat_x[i] = old - h
+        fm = f(x0.copy())
+        flat_x[i] = old
+        fp, fm = _scalar(fp), _scalar(fm)
+        flat_g[i] = (fp - fm) / (2.0 * h)
+    return grad
+
+
+def relative_error(a: Any, b: Any, floor: float = 1e-12) -> float:
+    r"""Largest elementwise relative error :math:`\max_i |a_i - b_i| / \max(|a_i|, |b_i|, \text{floor})`.
+
+    Relative, because a gradient entry of 1e6 that is off by 1e-3 is fine while one of
+    1e-3 off by 1e-3 is not. ``floor`` keeps two (near-)zero entries from dividing 0 by 0.
+    """
+    aa = as_float_array(a, "a")
+    bb = as_float_array(b, "b")
+    if aa.shape != bb.shape:
+        raise ValueError(f"a has shape {aa.shape} but b has shape {bb.shape}; they must match")
+    floor = as_scalar(floor, "floor", low=0.0, low_open=True)
+    denom = np.maximum(np.maximum(np.abs(aa), np.abs(bb)), floor)
+    return float(np.max(np.abs(aa - bb) / denom))
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """Result of :func:`check_gradient`.
+
+    Attributes
+    ----------
+    analytic, numerical : arrays shaped like ``x``
+    max_relative_error : float
+    passed : bool
+        ``max_relative_error <= tol``.
+    """
+
+    analytic: np.ndarray
+    numerical: np.ndarray
+    max_relative_error: float
+    passed: bool
+
+
+def check_gradient(f: Callable[[np.ndarray], float], grad_f: Callable[[np.ndarray], Any],
+                   x: Any, h: float = 1e-5, tol: float = 1e-6) -> GradCheck:
+    """Compare an analytic gradient ``grad_f(x)`` with :func:`numerical_gradient` of ``f`` at ``x``.
+
+    A relative error around 1e-7 or below means the gradient is right; around 1e-2 or
+    above it is wrong. Points near a kink (ReLU, hinge, L1 at 0) can fail although the
+    code is correct, because the finite difference straddles the kink.
+    """
+    x0 = as_float_array(x, "x")
+    g_num = numerical_gradient(f, x0, h)
+    g_an = as_float_array(grad_f(x0.copy()), "grad_f(x)")
+    if g_an.shape != x0.shape:
+        raise ValueError(f"grad_f(x) has shape {g_an.shape} but x has shape {x0.shape}")
+    err = relative_error(g_an, g_num)
+    return GradCheck(g_an, g_num, err, err <= tol)

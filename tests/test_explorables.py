@@ -1,0 +1,212 @@
+"""Explorables: static HTML without a kernel, live ipywidgets with one, and the book's figures."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from dlnotes import explorables
+from dlnotes.explorables import Control, Explorable
+from dlnotes.figures import Table
+from dlnotes.figures import losses as loss_figs
+from dlnotes.figures import regularization as reg_figs
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _line_explorable(calls=None, two=False):
+    def draw(fig, slope, offset=0.0):
+        if calls is not None:
+            calls.append((slope, offset))
+        ax = fig.add_subplot()
+        x = np.linspace(0, 1, 5)
+        ax.plot(x, slope * x + offset)
+        ax.set_ylim(-3, 3)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    controls = [Control("slope", "slope", [-1.0, 0.0, 1.0, 2.0])]
+    if two:
+        controls.append(Control("offset", "offset", [-1.0, 0.0, 1.0], value=0.0))
+    return Explorable(draw, controls, alt="A straight line whose slope follows the slider.",
+                      figsize=(3, 2), dpi=50)
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_render_returns_png_that_depends_on_the_value():
+    ex = _line_explorable()
+    a, b = ex.render(slope=-1.0), ex.render(slope=2.0)
+    assert a.startswith(PNG) and b.startswith(PNG) and a != b
+
+
+def test_layout_is_frozen_after_the_first_frame():
+    ex = _line_explorable()
+    ex.render(slope=0.0)
+    first = [tuple(ax.get_position().bounds) for ax in ex._fig.axes]
+    ex.render(slope=2.0)
+    assert [tuple(ax.get_position().bounds) for ax in ex._fig.axes] == first
+
+
+def test_static_html_has_every_frame_sliders_and_alt_text_and_nothing_external():
+    ex = _line_explorable(two=True)
+    html = ex.to_html()
+    p = _Collect()
+    p.feed(html)
+    imgs = [a for t, a in p.tags if t == "img"]
+    sliders = [a for t, a in p.tags if t == "input"]
+    assert len(imgs) == 1 and imgs[0]["alt"] == ex.alt
+    assert [s["type"] for s in sliders] == ["range", "range"]
+    assert [s["max"] for s in sliders] == ["3", "2"] and all(s["aria-label"] for s in sliders)
+    assert html.count("data:image/png;base64,") == 4 * 3 + 1   # every state + the initial src
+    assert not re.search(r"(src|href)=\"https?:", html) and "<script src" not in html
+
+
+def test_static_initial_frame_is_the_initial_value():
+    ex = _line_explorable(two=True)
+    html = ex.to_html()
+    first_src = re.search(r'<img [^>]*src="([^"]+)"', html).group(1)
+    frames = re.search(r'"frames": (\[[^\]]*\])', html).group(1)
+    # slope starts at index 2 (value 1.0), offset at index 1: frame 2 * 3 + 1 = 7
+    assert __import__("json").loads(frames)[7] == first_src
+
+
+def test_live_widget_recomputes_when_a_slider_moves():
+    calls = []
+    ex = _line_explorable(calls)
+    box = ex.widget()
+    before = bytes(box.image.value)
+    box.sliders[0].value = -1.0
+    assert calls[-1] == (-1.0, 0.0)
+    after = bytes(box.image.value)
+    assert after != before and after.startswith(PNG)
+
+
+def test_live_widget_has_one_slider_per_control_spanning_the_grid():
+    ex = _line_explorable(two=True)
+    box = ex.widget()
+    assert [(s.min, s.max) for s in box.sliders] == [(-1.0, 2.0), (-1.0, 1.0)]
+
+
+def test_display_picks_html_in_static_mode_and_a_widget_in_live_mode(monkeypatch):
+    import IPython.display as disp
+    import ipywidgets
+
+    shown = []
+    monkeypatch.setattr(disp, "display", lambda obj: shown.append(obj))
+    ex = _line_explorable()
+    monkeypatch.setenv(explorables.MODE_ENV, "static")
+    ex._ipython_display_()
+    monkeypatch.setenv(explorables.MODE_ENV, "live")
+    ex._ipython_display_()
+    assert isinstance(shown[0], disp.HTML) and "dlnotes-explorable" in shown[0].data
+    assert isinstance(shown[1], ipywidgets.VBox)
+
+
+def test_mode_defaults_to_live_and_rejects_unknown_values(monkeypatch):
+    monkeypatch.delenv(explorables.MODE_ENV, raising=False)
+    assert explorables.mode() == "live"
+    monkeypatch.setenv(explorables.MODE_ENV, "Static")
+    assert explorables.mode() == "static"
+    monkeypatch.setenv(explorables.MODE_ENV, "kernel")
+    with pytest.raises(ValueError, match=explorables.MODE_ENV):
+        explorables.mode()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"name": "2x", "label": "a", "values": [0, 1]}, "identifier"),
+    ({"name": "a", "label": " ", "values": [0, 1]}, "label"),
+    ({"name": "a", "label": "a", "values": [1]}, "at least 2"),
+    ({"name": "a", "label": "a", "values": [0, 2, 1]}, "increasing"),
+    ({"name": "a", "label": "a", "values": [0, float("nan")]}, "finite"),
+])
+def test_bad_controls_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Control(**kwargs)
+
+
+def test_control_snaps_its_initial_value_to_the_grid():
+    assert Control("a", "a", [0.0, 0.5, 1.0], value=0.6).value == 0.5
+
+
+def test_bad_explorables_are_rejected():
+    c = Control("a", "a", [0, 1])
+    with pytest.raises(ValueError, match="one or two controls"):
+        Explorable(lambda fig, a: None, [], alt="x")
+    with pytest.raises(ValueError, match="one or two controls"):
+        Explorable(lambda fig, a: None, [c, Control("b", "b", [0, 1]), Control("c", "c", [0, 1])],
+                   alt="x")
+    with pytest.raises(ValueError, match="alt"):
+        Explorable(lambda fig, a: None, [c], alt="  ")
+    with pytest.raises(TypeError, match="callable"):
+        Explorable("draw", [c], alt="x")
+    with pytest.raises(ValueError, match="distinct"):
+        Explorable(lambda fig, a: None, [c, Control("a", "b", [0, 1])], alt="x")
+    ex = Explorable(lambda fig, a: fig.add_subplot(), [c], alt="x")
+    with pytest.raises(ValueError, match="unknown control"):
+        ex.render(b=1.0)
+
+
+# ------------------------------------------------------------- the book's figures
+
+BOOK_EXPLORABLES = [loss_figs.huber_outlier_explorable, loss_figs.true_class_score_explorable,
+                    reg_figs.lambda_explorable]
+BOOK_FIGURES = [loss_figs.regression_losses, loss_figs.log_cosh_regimes, loss_figs.margin_losses,
+                loss_figs.kl_asymmetry, loss_figs.likelihood_ratio_convergence,
+                reg_figs.penalty_shapes, reg_figs.regularization_paths,
+                lambda: reg_figs.validation_curve()[1]]
+
+
+def _assert_axes_labelled(fig: Figure):
+    for ax in fig.axes:
+        assert ax.get_xlabel(), f"an axis without an x label in {fig}"
+        shared = ax.get_shared_y_axes().get_siblings(ax)
+        assert any(a.get_ylabel() for a in shared) or not ax.get_yticks().size, \
+            "an axis without a y label"
+
+
+@pytest.mark.parametrize("make", BOOK_EXPLORABLES, ids=lambda f: f.__name__)
+def test_book_explorables_have_labelled_axes_alt_text_and_at_most_two_controls(make):
+    ex = make()
+    assert 1 <= len(ex.controls) <= 2 and len(ex.alt) > 40
+    png = ex.render()
+    assert png.startswith(PNG)
+    _assert_axes_labelled(ex._fig)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", BOOK_FIGURES, ids=lambda f: getattr(f, "__name__", "fig"))
+def test_book_figures_have_labelled_axes(make):
+    _assert_axes_labelled(make())
+
+
+def test_outlier_figure_shows_the_mean_running_away_and_the_others_staying():
+    curves = loss_figs.location_vs_outlier([10.0, 1000.0], delta=1.0)
+    assert curves["l2"][1] - curves["l2"][0] > 90
+    for loss in ("l1", "huber", "log_cosh"):
+        assert abs(curves[loss][1] - curves[loss][0]) < 1e-6
+
+
+def test_hinge_terms_markdown_shows_the_worked_example_term_by_term():
+    scores = np.array([[0.5, 0.4, 0.3], [1.3, 0.8, -0.6], [1.4, -0.4, 2.7]]).T
+    md = loss_figs.hinge_terms_markdown(scores, [0, 1, 2]).data
+    assert "1.8 + 1.9 = 3.7" in md and "0.6 + 0.0 = 0.6" in md and "0.0 + 0.0 = 0.0" in md
+    assert "1.4333" in md and r"\max(0,\, 1.3 - 0.5 + 1)" in md
+
+
+def test_table_renders_markdown_and_html_and_checks_its_shape():
+    t = Table(["a", "b"], [[1, 0.5], ["x", 2.0]], fmt="{:.2f}")
+    assert t._repr_markdown_().splitlines()[2] == "| 1 | 0.50 |"
+    assert "<td>2.00</td>" in t._repr_html_()
+    with pytest.raises(ValueError, match="one cell per header"):
+        Table(["a"], [[1, 2]])

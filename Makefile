@@ -1,0 +1,59 @@
+# The two commands a fresh machine needs (see README.md):
+#
+#   make book   set up .venv and build the HTML book into _build/html
+#   make test   set up .venv and Chromium, run the unit and reference tests, rebuild the
+#               book from scratch (re-executing every chapter), then test the HTML in
+#               headless Chromium with the network blocked
+#
+# .ci/run runs `make test`.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# -W: any Sphinx warning fails the build; -n: so does any broken reference.
+# (A failing cell fails it too: execute.raise_on_error in _config.yml.)
+JB_FLAGS := --builder html -W -n --keep-going
+
+.PHONY: book book-fresh test unit browser chromium notebooks clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# Executed chapters are cached in _build/.jupyter_cache: a rebuild re-runs only changed chapters.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+# The cache does not notice changes in src/dlnotes, so tests and CI start from nothing.
+book-fresh: $(STAMP)
+	rm -rf _build/.jupyter_cache _build/jupyter_execute _build/html
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+# Debian's chromium for the browser tests (playwright's own browser download does not work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null | head -1
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser"
+
+browser: $(STAMP) chromium
+	$(BIN)/python -m pytest -m browser tests/browser
+
+test: chromium
+	$(MAKE) unit
+	$(MAKE) book-fresh
+	$(MAKE) browser
+
+notebooks: $(STAMP)
+	$(BIN)/dlnotes notebooks chapters --force
+
+clean:
+	rm -rf _build chapters

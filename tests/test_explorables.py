@@ -210,3 +210,37 @@ def test_table_renders_markdown_and_html_and_checks_its_shape():
     assert "<td>2.00</td>" in t._repr_html_()
     with pytest.raises(ValueError, match="one cell per header"):
         Table(["a"], [[1, 2]])
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
+
+
+@pytest.mark.parametrize("make", BOOK_EXPLORABLES, ids=lambda f: f.__name__)
+def test_fast_updates_draw_the_same_picture_as_a_full_redraw(make):
+    fast = make()
+    states = fast.states()
+    picks = [states[0], states[len(states) // 2], states[-1], states[1]]
+    fast.render(**picks[0])
+    assert fast._update is not None, "this explorable should use the fast update path"
+    for s in picks[1:]:
+        blitted = _pixels(fast.render(**s))
+        fresh = make()
+        fresh.render(**picks[0])           # the same frozen layout
+        fresh._update = None
+        full = _pixels(fresh.render(**s))
+        diff = np.abs(blitted - full)
+        # antialiased edges of moved artists may differ by a few levels; nothing else may
+        assert diff.max() <= 64 and (diff > 8).mean() < 1e-3, (s, diff.max(), (diff > 8).mean())
+
+
+def test_update_must_return_artists():
+    def draw(fig, a):
+        fig.add_subplot().set_xlabel("x")
+        return lambda a: None
+    ex = Explorable(draw, [Control("a", "a", [0, 1])], alt="x")
+    with pytest.raises(TypeError, match="artists it changed"):
+        ex.render(a=0)

@@ -120,7 +120,13 @@ class Explorable:
     draw : callable
         ``draw(fig, **{control.name: value})`` draws on an empty
         :class:`matplotlib.figure.Figure`. It should call ``dlnotes`` to compute what it
-        shows, label its axes, and must not call ``pyplot``.
+        shows, label its axes, and must not call ``pyplot``. For fast updates it may
+        return a function ``update(**values)`` that recomputes, changes the existing
+        artists (``set_data``, ``set_height``, ``set_text``, ...) to show the new values,
+        and returns the list of artists it changed; it must leave the figure exactly as
+        ``draw`` would have drawn it for those values. Everything else is drawn once, under
+        the returned artists: return an unchanged artist too if a changing one can pass
+        beneath it (a legend, data points).
     controls : list of Control
         One or two controls (one idea per figure).
     alt : str
@@ -154,22 +160,32 @@ class Explorable:
         self.dpi = int(dpi)
         self._fig = None
         self._positions = None
+        self._update = None
+        self._dynamic = None
+        self._background = None
 
     # ------------------------------------------------------------------ rendering
     def _figure(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         if self._fig is None:
             self._fig = Figure(figsize=self.figsize, dpi=self.dpi)
+            FigureCanvasAgg(self._fig)
         return self._fig
 
     def render(self, **values: float) -> bytes:
         """Draw the figure for the given control values and return it as PNG bytes.
 
         The first render lays the axes out with matplotlib's constrained layout; later
-        renders reuse those axes positions. Frames then line up exactly (nothing jumps as
-        the reader moves a slider) and each redraw skips the layout pass, which is about
-        half of the rendering time.
+        renders reuse those axes positions, so frames line up exactly (nothing jumps as
+        the reader moves a slider).
+
+        If ``draw`` returned an ``update(**values)`` function, later renders call it
+        instead of redrawing: it changes the existing artists and returns the ones it
+        changed, and only those are redrawn over a cached picture of everything else
+        (blitting). Text, ticks and legends are then rendered once, which is what keeps
+        an update within the book's 100 ms budget.
         """
         unknown = set(values) - {c.name for c in self.controls}
         if unknown:
@@ -177,8 +193,10 @@ class Explorable:
                              f"expected {[c.name for c in self.controls]}")
         params = {c.name: float(values.get(c.name, c.value)) for c in self.controls}
         fig = self._figure()
+        if self._update is not None:
+            return self._blit(self._update(**params))
         fig.clear()
-        self.draw(fig, **params)
+        result = self.draw(fig, **params)
         frozen = self._positions is not None and len(self._positions) == len(fig.axes)
         if frozen:
             fig.set_layout_engine("none")
@@ -186,11 +204,46 @@ class Explorable:
                 ax.set_position(pos)
         else:
             fig.set_layout_engine("constrained")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=self.dpi)
+        png = self._png(full=True)
         if not frozen:
             self._positions = [ax.get_position() for ax in fig.axes]
+        if callable(result):
+            fig.set_layout_engine("none")
+            self._update = result
+            self._dynamic = None
+            # Render the static background now, so that every slider move is a cheap update.
+            self._blit(result(**params))
+        return png
+
+    def _png(self, full: bool) -> bytes:
+        from PIL import Image
+
+        canvas = self._fig.canvas
+        if full:
+            canvas.draw()
+        w, h = canvas.get_width_height(physical=True)
+        img = Image.frombuffer("RGBA", (w, h), bytes(canvas.buffer_rgba()), "raw", "RGBA", 0, 1)
+        buf = io.BytesIO()
+        img.convert("RGB").save(buf, format="png")
         return buf.getvalue()
+
+    def _blit(self, artists: Any) -> bytes:
+        if artists is None or not all(hasattr(a, "draw") for a in artists):
+            raise TypeError("update() must return the matplotlib artists it changed")
+        artists = list(artists)
+        canvas = self._fig.canvas
+        if self._dynamic is None or [id(a) for a in artists] != self._dynamic:
+            # Render everything that never changes once, without the dynamic artists.
+            for a in artists:
+                a.set_animated(True)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self._fig.bbox)
+            self._dynamic = [id(a) for a in artists]
+        canvas.restore_region(self._background)
+        # a full draw paints each axes' artists in z-order; do the same
+        for a in sorted(artists, key=lambda a: a.get_zorder()):
+            self._fig.draw_artist(a)
+        return self._png(full=False)
 
     def states(self) -> list[dict[str, float]]:
         """Every combination of grid values, first control varying slowest."""

@@ -97,7 +97,7 @@ def location_vs_outlier(outliers, delta: float = 1.0, inliers: np.ndarray | None
     return out
 
 
-_DRAG_GRID = np.linspace(0, 30, 61)
+_DRAG_GRID = np.linspace(0, 30, 31)
 
 
 @functools.lru_cache(maxsize=32)
@@ -106,37 +106,58 @@ def _drag_curves(delta: float) -> dict:
     return location_vs_outlier(_DRAG_GRID, delta)
 
 
-def _draw_outlier(fig: Figure, delta: float, outlier: float) -> None:
+def _draw_outlier(fig: Figure, delta: float, outlier: float):
     base = outlier_data()
-    data = np.append(base, outlier)
     ax, ax_r = fig.subplots(1, 2, width_ratios=[1, 1.1])
-    names = {"l2": "L2 (mean)", "l1": "L1 (median)", "huber": f"Huber δ={delta:g}",
-             "log_cosh": "log-cosh"}
     x_hi = 6.0
-    ax.scatter(base, np.zeros_like(base), color=COLORS["data"], s=28, zorder=3, label="data")
-    if outlier <= x_hi:
-        ax.scatter([outlier], [0], color="black", marker="x", s=60, zorder=3)
-    else:
-        ax.annotate(f"outlier at {outlier:g} →", (x_hi, 0), xytext=(-4, 8), ha="right",
-                    textcoords="offset points", fontsize=8)
-    for row, loss in enumerate(("l2", "l1", "huber", "log_cosh"), start=1):
-        c = losses.fit_location(data, loss, delta)
-        ax.plot([c, c], [-0.1, row * 0.25], color=COLORS[loss], lw=2)
-        ax.annotate(f"{names[loss]}: {c:.2f}", (c, row * 0.25), xytext=(4, 0),
-                    textcoords="offset points", fontsize=8, color=COLORS[loss], va="center")
+    order = ("l2", "l1", "huber", "log_cosh")
+    points = ax.scatter(base, np.zeros_like(base), color=COLORS["data"], s=28, zorder=3)
+    marker, = ax.plot([], [], "x", color="black", ms=8, mew=2, zorder=3)
+    offscreen = ax.annotate("", (x_hi, 0), xytext=(-4, 8), ha="right", textcoords="offset points",
+                            fontsize=8)
+    bars, notes = {}, {}
+    for row, loss in enumerate(order, start=1):
+        bars[loss], = ax.plot([], [], color=COLORS[loss], lw=2)
+        notes[loss] = ax.annotate("", (0, row * 0.25), xytext=(4, 0), textcoords="offset points",
+                                  fontsize=8, color=COLORS[loss], va="center")
     ax.set_xlim(-2.5, x_hi)
     ax.set_ylim(-0.3, 1.25)
     ax.set_yticks([])
     ax.set_xlabel("value $y$")
     ax.set_title("Data and the constant each loss fits")
-    for loss, vals in _drag_curves(float(delta)).items():
-        ax_r.plot(_DRAG_GRID, vals, color=COLORS[loss], lw=2, label=names[loss])
-    ax_r.axvline(outlier, color="black", lw=0.8, ls=":")
+    curves = {loss: ax_r.plot([], [], color=COLORS[loss], lw=2)[0] for loss in order}
+    now = ax_r.axvline(outlier, color="black", lw=0.8, ls=":")
+    ax_r.set_xlim(-1.5, 31.5)
     ax_r.set_xlabel("position of the outlier")
     ax_r.set_ylabel("fitted constant $c$")
     ax_r.set_ylim(-0.5, 3.5)
     ax_r.set_title("How far the outlier drags it")
-    ax_r.legend(fontsize=7, frameon=False, loc="upper left")
+    legend = ax_r.legend(handles=list(curves.values()), labels=list(order), fontsize=7,
+                         frameon=False, loc="upper left")
+
+    def update(delta: float, outlier: float) -> list:
+        names = {"l2": "L2 (mean)", "l1": "L1 (median)", "huber": f"Huber δ={delta:g}",
+                 "log_cosh": "log-cosh"}
+        data = np.append(base, outlier)
+        inside = outlier <= x_hi
+        marker.set_data([outlier] if inside else [], [0] if inside else [])
+        offscreen.set_text("" if inside else f"outlier at {outlier:g} →")
+        for row, loss in enumerate(order, start=1):
+            c = losses.fit_location(data, loss, delta)
+            bars[loss].set_data([c, c], [-0.1, row * 0.25])
+            notes[loss].xy = (c, row * 0.25)
+            notes[loss].set_text(f"{names[loss]}: {c:.2f}")
+        for loss, vals in _drag_curves(float(delta)).items():
+            curves[loss].set_data(_DRAG_GRID, vals)
+        now.set_xdata([outlier, outlier])
+        for text, loss in zip(legend.get_texts(), order):
+            text.set_text(names[loss])
+        # the points never move, but the bars pass under them: redraw them on top
+        return [marker, offscreen, *bars.values(), *notes.values(), *curves.values(), now, legend,
+                points]
+
+    update(delta, outlier)
+    return update
 
 
 def huber_outlier_explorable() -> Explorable:
@@ -190,38 +211,53 @@ def margin_losses(m_min: float = -2.5, m_max: float = 3.0) -> Figure:
 _OTHER_SCORES = (1.0, -0.5)
 
 
-def _draw_true_class(fig: Figure, s_true: float) -> None:
+def _draw_true_class(fig: Figure, s_true: float):
     other = np.array(_OTHER_SCORES)
-    scores = np.array([s_true, *other])
     ax_b, ax_l = fig.subplots(1, 2, width_ratios=[1, 1.5])
-    q = losses.softmax(scores)
     xs = np.arange(3)
-    ax_b.bar(xs - 0.2, scores, width=0.4, color=["#1f78b4", "0.6", "0.6"], label="score $s_j$")
-    ax_b.bar(xs + 0.2, q, width=0.4, color=["#e31a1c", "#f4a3a3", "#f4a3a3"], label="softmax $q_j$")
-    ax_b.axhline(0, color="black", lw=0.6)
+    bars_s = ax_b.bar(xs - 0.2, np.zeros(3), width=0.4, color=["#1f78b4", "0.6", "0.6"],
+                      label="score $s_j$")
+    bars_q = ax_b.bar(xs + 0.2, np.zeros(3), width=0.4, color=["#e31a1c", "#f4a3a3", "#f4a3a3"],
+                      label="softmax $q_j$")
+    ax_b.axhline(0, color="black", lw=0.6, zorder=0.5)  # under the bars, also when blitting
     ax_b.set_xticks(xs, ["true class", "class 2", "class 3"])
     ax_b.set_ylim(-3.2, 4.2)
     ax_b.set_xlabel("class")
     ax_b.set_ylabel("score / probability")
-    ax_b.legend(fontsize=8, frameon=False, loc="upper right")
+    ax_b.legend(fontsize=8, frameon=False, loc="upper right")  # where no bar reaches
     ax_b.set_title("Scores of one sample")
     grid = np.linspace(-3, 4, 281)
     S = np.column_stack([grid, np.tile(other, (len(grid), 1))])
     labels = np.zeros(len(grid), dtype=int)
-    hinge = losses.multiclass_hinge(S, labels, reduction="none")
-    ce = losses.softmax_cross_entropy(S, labels, reduction="none")
-    ax_l.plot(grid, hinge, color=COLORS["hinge"], lw=2, label="multiclass hinge")
-    ax_l.plot(grid, ce, color=COLORS["cross_entropy"], lw=2, label="softmax cross-entropy")
-    h_now = float(losses.multiclass_hinge(scores[None], [0]))
-    c_now = float(losses.softmax_cross_entropy(scores[None], [0]))
-    ax_l.plot([s_true], [h_now], "o", color=COLORS["hinge"])
-    ax_l.plot([s_true], [c_now], "o", color=COLORS["cross_entropy"])
+    ax_l.plot(grid, losses.multiclass_hinge(S, labels, reduction="none"), color=COLORS["hinge"],
+              lw=2, label="multiclass hinge")
+    ax_l.plot(grid, losses.softmax_cross_entropy(S, labels, reduction="none"),
+              color=COLORS["cross_entropy"], lw=2, label="softmax cross-entropy")
+    dot_h, = ax_l.plot([], [], "o", color=COLORS["hinge"])
+    dot_c, = ax_l.plot([], [], "o", color=COLORS["cross_entropy"])
     ax_l.axvline(max(other) + 1, color=COLORS["hinge"], lw=0.8, ls=":")
     ax_l.set_xlabel("score of the true class $s_t$")
     ax_l.set_ylabel("loss of this sample")
-    ax_l.set_ylim(-0.2, 8)
-    ax_l.set_title(f"hinge = {h_now:.2f}, cross-entropy = {c_now:.3f}")
+    ax_l.set_ylim(-0.5, 9)  # the markers never touch the spines (8.5 is the largest loss)
+    title = ax_l.set_title(" ")
     ax_l.legend(fontsize=8, frameon=False)
+
+    def update(s_true: float) -> list:
+        scores = np.array([s_true, *other])
+        q = losses.softmax(scores)
+        for bar, h in zip(bars_s, scores):
+            bar.set_height(h)
+        for bar, h in zip(bars_q, q):
+            bar.set_height(h)
+        h_now = float(losses.multiclass_hinge(scores[None], [0]))
+        c_now = float(losses.softmax_cross_entropy(scores[None], [0]))
+        dot_h.set_data([s_true], [h_now])
+        dot_c.set_data([s_true], [c_now])
+        title.set_text(f"hinge = {h_now:.2f}, cross-entropy = {c_now:.3f}")
+        return [*bars_s, *bars_q, dot_h, dot_c, title]
+
+    update(s_true)
+    return update
 
 
 def true_class_score_explorable() -> Explorable:

@@ -1,0 +1,1215 @@
+r"""First-order optimizers: update rules, stateful optimizers and a trajectory runner.
+
+Taught in the chapters *First-order optimizers* (SGD, momentum, Nesterov, AdaGrad,
+RMSProp, Adam, AdamW) and *The optimization landscape* (runs on test functions).
+
+Three layers, each tested against ``torch.optim``:
+
+1. **Update rules**: one small pure function per rule, on NumPy arrays, that reads like
+   its equation and returns the new iterate and state (the inputs are never modified).
+   ``gd_step``, ``momentum_step``, ``momentum_velocity_step``,
+   ``nesterov_lookahead_step``, ``nesterov_step``, ``adagrad_step``, ``rmsprop_step``,
+   ``adam_step``, ``adamw_step``.
+2. **Optimizers**: :class:`SGD`, :class:`Adagrad`, :class:`RMSprop`, :class:`Adam`,
+   :class:`AdamW`, in the spirit of ``torch.optim``: built on a list of parameter arrays,
+   ``step(grads)`` updates them *in place*, ``lr`` can be changed between steps (that is
+   how schedules are applied). They work in float32 and float64, with preallocated
+   buffers and no temporary arrays in the hot path.
+3. **Runner**: :func:`run` and :func:`race` record trajectories and losses on a test
+   function for the book's figures.
+
+Notation (the book's, with the PyTorch argument in brackets): :math:`x` the iterate
+(parameters), :math:`g_t = \nabla f(x_t)` the gradient (or a minibatch estimate of it),
+:math:`\alpha` learning rate [``lr``], :math:`\rho` momentum [``momentum``],
+:math:`\beta_1, \beta_2` Adam's decay rates [``betas``], :math:`\beta` RMSProp's decay
+rate [``alpha`` in ``torch.optim.RMSprop``], :math:`\varepsilon` [``eps``],
+:math:`\lambda` weight decay [``weight_decay``], :math:`v` velocity / momentum buffer,
+:math:`m` first moment, :math:`s` second moment (sum or average of squared gradients;
+Kingma & Ba call it :math:`v`), :math:`t = 1, 2, \dots` the step counter.
+
+Conventions shared with PyTorch (and checked by the tests): :math:`\varepsilon` is added
+*outside* the square root, :math:`\sqrt{s} + \varepsilon`, in AdaGrad, RMSProp and Adam;
+all buffers start at zero (AdaGrad's can start elsewhere); ``weight_decay`` in
+:class:`SGD`, :class:`Adagrad`, :class:`RMSprop` and :class:`Adam` adds
+:math:`\lambda x` to the gradient (an L2 penalty :math:`\tfrac{\lambda}{2}\lVert x\rVert^2`
+in the loss, i.e. ``dlnotes.regularization`` strength :math:`\lambda/2`), while
+:class:`AdamW` shrinks :math:`x \leftarrow (1 - \alpha\lambda)x` separately.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ._validation import as_float_array, as_scalar, check_same_shape
+
+__all__ = [
+    # update rules
+    "gd_step", "momentum_step", "momentum_velocity_step", "velocity_from_buffer",
+    "nesterov_lookahead_step", "nesterov_step",
+    "adagrad_step", "rmsprop_step", "adam_step", "adamw_step",
+    # facts about the rules, for the chapter
+    "minibatch_gradient_variance", "adam_first_step", "adam_uncorrected_step_factor",
+    # optimizers
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "DEFAULTS",
+    "set_num_threads", "get_num_threads",
+    # runner
+    "Trajectory", "run", "race",
+]
+
+
+# ------------------------------------------------------------------ argument checks
+
+def _lr(lr: Any) -> float:
+    return as_scalar(lr, "lr", low=0.0)
+
+
+def _momentum(momentum: Any) -> float:
+    # rho = 1 is allowed: the undamped heavy ball is worth showing (it never settles).
+    return as_scalar(momentum, "momentum", low=0.0, high=1.0)
+
+
+def _decay_rate(value: Any, name: str) -> float:
+    return as_scalar(value, name, low=0.0, high=1.0, high_open=True)
+
+
+def _betas(betas: Any) -> tuple[float, float]:
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+    return _decay_rate(betas[0], "betas[0]"), _decay_rate(betas[1], "betas[1]")
+
+
+def _eps(eps: Any) -> float:
+    return as_scalar(eps, "eps", low=0.0)
+
+
+def _weight_decay(weight_decay: Any) -> float:
+    return as_scalar(weight_decay, "weight_decay", low=0.0)
+
+
+def _step_number(t: Any) -> int:
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+        raise TypeError(f"t must be a positive integer (the step number, starting at 1), "
+                        f"got {type(t).__name__}")
+    if t < 1:
+        raise ValueError(f"t must be >= 1 (the step number, starting at 1), got {t}")
+    return int(t)
+
+
+def _arrays(**named: Any) -> list[np.ndarray]:
+    """Validate same-shaped float arrays; the first one names the expected shape."""
+    items = [(name, as_float_array(value, name)) for name, value in named.items()]
+    first_name, first = items[0]
+    for name, arr in items[1:]:
+        check_same_shape(first, arr, first_name, name)
+    return [arr for _, arr in items]
+
+
+# ------------------------------------------------------------------------ update rules
+
+def gd_step(x: Any, grad: Any, lr: float) -> np.ndarray:
+    r"""One gradient-descent step, :math:`x_{t+1} = x_t - \alpha g_t`.
+
+    Gradient descent, SGD and minibatch SGD share this rule; they differ only in
+    :math:`g_t`: the gradient of the mean loss over all :math:`N` samples, of one
+    sample's loss, or of the mean over a minibatch of :math:`B` samples.
+
+    Chapter: *First-order optimizers*.
+
+    Parameters
+    ----------
+    x : array of any shape
+        The iterate :math:`x_t`.
+    grad : array shaped like ``x``
+        :math:`g_t`.
+    lr : float >= 0
+        :math:`\alpha` (``torch.optim.SGD``'s ``lr``).
+
+    Returns
+    -------
+    array shaped like ``x``: :math:`x_{t+1}`.
+    """
+    x, g = _arrays(x=x, grad=grad)
+    return x - _lr(lr) * g
+
+
+def momentum_step(x: Any, v: Any, grad: Any, lr: float, momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""SGD with momentum, gradient-sum form: :math:`v_{t+1} = \rho v_t + g_t`, :math:`x_{t+1} = x_t - \alpha v_{t+1}`.
+
+    Here :math:`v` accumulates gradients (it has the units of a gradient). This is
+    ``torch.optim.SGD(momentum=rho, dampening=0)``, whose ``momentum_buffer`` is :math:`v`.
+    The velocity form :func:`momentum_velocity_step` gives the same iterates with
+    :math:`v^{\text{vel}} = -\alpha v` (see :func:`velocity_from_buffer`), as long as
+    :math:`\alpha` is constant.
+
+    Chapter: *First-order optimizers*.
+
+    Parameters
+    ----------
+    x, v, grad : arrays of the same shape
+        :math:`x_t`, :math:`v_t` (zeros at the start) and :math:`g_t`.
+    lr : float >= 0
+        :math:`\alpha`.
+    momentum : float in [0, 1]
+        :math:`\rho`.
+
+    Returns
+    -------
+    (x_next, v_next) : arrays shaped like ``x``.
+    """
+    x, v, g = _arrays(x=x, v=v, grad=grad)
+    lr, rho = _lr(lr), _momentum(momentum)
+    v_next = rho * v + g
+    return x - lr * v_next, v_next
+
+
+def momentum_velocity_step(x: Any, v: Any, grad: Any, lr: float,
+                           momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""SGD with momentum, velocity form: :math:`v_{t+1} = \rho v_t - \alpha g_t`, :math:`x_{t+1} = x_t + v_{t+1}`.
+
+    Here :math:`v` is a velocity: the displacement of the next step (units of
+    :math:`x`). Sutskever et al. (2013) and CS231n write momentum this way. With a
+    constant :math:`\alpha` it gives the same iterates as :func:`momentum_step`, whose
+    buffer is :math:`-v/\alpha`. With a changing :math:`\alpha` the two differ: here the
+    velocity keeps the rates it was built with; in the gradient-sum form a new
+    :math:`\alpha` rescales the whole accumulated buffer at once.
+
+    Chapter: *First-order optimizers*.
+
+    Parameters
+    ----------
+    x, v, grad : arrays of the same shape
+        :math:`x_t`, :math:`v_t` (zeros at the start) and :math:`g_t`.
+    lr : float >= 0
+        :math:`\alpha`.
+    momentum : float in [0, 1]
+        :math:`\rho`.
+
+    Returns
+    -------
+    (x_next, v_next) : arrays shaped like ``x``.
+    """
+    x, v, g = _arrays(x=x, v=v, grad=grad)
+    lr, rho = _lr(lr), _momentum(momentum)
+    v_next = rho * v - lr * g
+    return x + v_next, v_next
+
+
+def velocity_from_buffer(buffer: Any, lr: float) -> np.ndarray:
+    r"""Convert a gradient-sum momentum buffer :math:`b` into a velocity, :math:`v = -\alpha b`.
+
+    ``buffer`` is the :math:`v` of :func:`momentum_step` (``torch.optim.SGD``'s
+    ``momentum_buffer``); the result is the :math:`v` of :func:`momentum_velocity_step`.
+    Returns an array shaped like ``buffer``.
+    """
+    b = as_float_array(buffer, "buffer")
+    return -_lr(lr) * b
+
+
+def nesterov_lookahead_step(x: Any, v: Any, grad_f: Callable[[np.ndarray], Any], lr: float,
+                            momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nesterov momentum, look-ahead form: :math:`v_{t+1} = \rho v_t - \alpha\nabla f(x_t + \rho v_t)`, :math:`x_{t+1} = x_t + v_{t+1}`.
+
+    The gradient is taken at the point the momentum is about to carry us to, not at
+    :math:`x_t`. Training code rarely has that point at hand; :func:`nesterov_step` is
+    the same method after the change of variables :math:`\tilde x = x + \rho v`
+    (derived and checked in :mod:`dlnotes.nesterov`).
+
+    Chapter: *First-order optimizers* (Nesterov momentum).
+
+    Parameters
+    ----------
+    x, v : arrays of the same shape
+        :math:`x_t`, :math:`v_t` (velocity units; zeros at the start).
+    grad_f : callable
+        :math:`\nabla f`; takes an array shaped like ``x`` and returns one.
+    lr : float >= 0
+        :math:`\alpha`.
+    momentum : float in [0, 1]
+        :math:`\rho`.
+
+    Returns
+    -------
+    (x_next, v_next) : arrays shaped like ``x``.
+    """
+    if not callable(grad_f):
+        raise TypeError(f"grad_f must be a callable returning the gradient, got {type(grad_f).__name__}")
+    x, v = _arrays(x=x, v=v)
+    lr, rho = _lr(lr), _momentum(momentum)
+    g = as_float_array(grad_f(x + rho * v), "grad_f(x + momentum * v)")
+    check_same_shape(x, g, "x", "grad_f(x + momentum * v)")
+    v_next = rho * v - lr * g
+    return x + v_next, v_next
+
+
+def nesterov_step(x_tilde: Any, v: Any, grad: Any, lr: float,
+                  momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nesterov momentum, rearranged form: :math:`v_{t+1} = \rho v_t - \alpha g(\tilde x_t)`, :math:`\tilde x_{t+1} = \tilde x_t - \rho v_t + (1 + \rho) v_{t+1}`.
+
+    The iterate is the look-ahead point :math:`\tilde x_t = x_t + \rho v_t`, so the only
+    gradient needed is the one at the current iterate, like plain momentum. The update
+    can also be read as :math:`\tilde x_{t+1} = \tilde x_t + v_{t+1} + \rho(v_{t+1} - v_t)`.
+    In ``torch.optim.SGD(nesterov=True)``'s units :math:`b = -v/\alpha` it is
+    :math:`b_{t+1} = \rho b_t + g`, :math:`\tilde x_{t+1} = \tilde x_t - \alpha(g + \rho b_{t+1})`.
+
+    Chapter: *First-order optimizers* (Nesterov momentum, worked rederivation).
+
+    Parameters
+    ----------
+    x_tilde, v, grad : arrays of the same shape
+        :math:`\tilde x_t`, :math:`v_t` (zeros at the start, so :math:`\tilde x_0 = x_0`)
+        and the gradient :math:`\nabla f(\tilde x_t)`.
+    lr : float >= 0
+        :math:`\alpha`.
+    momentum : float in [0, 1]
+        :math:`\rho`.
+
+    Returns
+    -------
+    (x_tilde_next, v_next) : arrays shaped like ``x_tilde``. Recover the look-ahead
+    form's iterate as :math:`x_t = \tilde x_t - \rho v_t`.
+    """
+    xt, v, g = _arrays(x_tilde=x_tilde, v=v, grad=grad)
+    lr, rho = _lr(lr), _momentum(momentum)
+    v_next = rho * v - lr * g
+    return xt - rho * v + (1.0 + rho) * v_next, v_next
+
+
+def adagrad_step(x: Any, s: Any, grad: Any, lr: float, eps: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    r"""AdaGrad: :math:`s_t = s_{t-1} + g_t^2`, :math:`x_t = x_{t-1} - \alpha\, g_t / (\sqrt{s_t} + \varepsilon)`.
+
+    Every coordinate gets its own rate :math:`\alpha / (\sqrt{s_t} + \varepsilon)`. Because
+    :math:`s` only grows, these rates only shrink: fine for convex problems, too
+    early a stop for deep networks. Squares, roots and divisions are elementwise.
+    Same as ``torch.optim.Adagrad(lr, eps=eps)`` with ``lr_decay=0`` and
+    ``initial_accumulator_value`` equal to the starting :math:`s`.
+
+    Chapter: *First-order optimizers* (AdaGrad).
+
+    Parameters
+    ----------
+    x, s, grad : arrays of the same shape
+        :math:`x_{t-1}`, the running sum of squared gradients :math:`s_{t-1}` (zeros at
+        the start) and :math:`g_t`.
+    lr : float >= 0
+        :math:`\alpha` (torch default 1e-2).
+    eps : float >= 0
+        :math:`\varepsilon`, added outside the square root (torch default 1e-10).
+
+    Returns
+    -------
+    (x_next, s_next) : arrays shaped like ``x``.
+    """
+    x, s, g = _arrays(x=x, s=s, grad=grad)
+    lr, eps = _lr(lr), _eps(eps)
+    s_next = s + g * g
+    return x - lr * g / (np.sqrt(s_next) + eps), s_next
+
+
+def rmsprop_step(x: Any, s: Any, grad: Any, lr: float, beta: float = 0.99,
+                 eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    r"""RMSProp: :math:`s_t = \beta s_{t-1} + (1 - \beta) g_t^2`, :math:`x_t = x_{t-1} - \alpha\, g_t / (\sqrt{s_t} + \varepsilon)`.
+
+    "Leaky AdaGrad": the sum of squares becomes an exponential moving average, so old
+    gradients are forgotten and the rates stop shrinking. Same as
+    ``torch.optim.RMSprop(lr, alpha=beta, eps=eps)`` (``momentum=0, centered=False``).
+
+    Chapter: *First-order optimizers* (RMSProp).
+
+    Parameters
+    ----------
+    x, s, grad : arrays of the same shape
+        :math:`x_{t-1}`, the moving average of squared gradients :math:`s_{t-1}` (zeros
+        at the start) and :math:`g_t`.
+    lr : float >= 0
+        :math:`\alpha` (torch default 1e-2).
+    beta : float in [0, 1)
+        :math:`\beta`, torch's ``alpha`` (default 0.99). We do not call it alpha because
+        :math:`\alpha` is the learning rate in this book.
+    eps : float >= 0
+        :math:`\varepsilon`, outside the square root (torch default 1e-8).
+
+    Returns
+    -------
+    (x_next, s_next) : arrays shaped like ``x``.
+    """
+    x, s, g = _arrays(x=x, s=s, grad=grad)
+    lr, beta, eps = _lr(lr), _decay_rate(beta, "beta"), _eps(eps)
+    s_next = beta * s + (1.0 - beta) * g * g
+    return x - lr * g / (np.sqrt(s_next) + eps), s_next
+
+
+def adam_step(x: Any, m: Any, s: Any, grad: Any, t: int, lr: float = 1e-3,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+              bias_correction: bool = True,
+              weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Adam: :math:`m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t`, :math:`s_t = \beta_2 s_{t-1} + (1-\beta_2) g_t^2`, :math:`x_t = x_{t-1} - \alpha\,\hat m_t / (\sqrt{\hat s_t} + \varepsilon)`.
+
+    With bias correction (the full form), :math:`\hat m_t = m_t / (1 - \beta_1^t)` and
+    :math:`\hat s_t = s_t / (1 - \beta_2^t)` undo the pull towards the zero starting
+    values. Without it (Adam "almost"), :math:`\hat m_t = m_t`, :math:`\hat s_t = s_t`; the
+    first step is then :math:`(1-\beta_1)/\sqrt{1-\beta_2} \approx 3.2` times too long for
+    the default betas (see :func:`adam_first_step`).
+
+    ``weight_decay`` :math:`\lambda > 0` replaces :math:`g_t` by :math:`g_t + \lambda x_{t-1}`
+    (an L2 penalty in the loss), as ``torch.optim.Adam(weight_decay=...)`` does. The
+    decay then passes through :math:`1/\sqrt{\hat s}`, so weights with large gradients
+    are decayed less; :func:`adamw_step` decouples it.
+
+    Chapter: *First-order optimizers* (Adam).
+
+    Parameters
+    ----------
+    x, m, s, grad : arrays of the same shape
+        :math:`x_{t-1}`, :math:`m_{t-1}`, :math:`s_{t-1}` (zeros at the start) and :math:`g_t`.
+    t : int >= 1
+        The number of this step (1 for the first), used by the bias correction.
+    lr : float >= 0
+        :math:`\alpha` (default 1e-3).
+    betas : (float, float), each in [0, 1)
+        :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
+    eps : float >= 0
+        :math:`\varepsilon`, added to :math:`\sqrt{\hat s_t}` (default 1e-8).
+    bias_correction : bool
+    weight_decay : float >= 0
+        :math:`\lambda`.
+
+    Returns
+    -------
+    (x_next, m_next, s_next) : arrays shaped like ``x``.
+    """
+    x, m, s, g = _arrays(x=x, m=m, s=s, grad=grad)
+    t = _step_number(t)
+    lr, (beta1, beta2), eps = _lr(lr), _betas(betas), _eps(eps)
+    weight_decay = _weight_decay(weight_decay)
+    g = g + weight_decay * x
+    m_next = beta1 * m + (1.0 - beta1) * g
+    s_next = beta2 * s + (1.0 - beta2) * g * g
+    if bias_correction:
+        m_hat, s_hat = m_next / (1.0 - beta1 ** t), s_next / (1.0 - beta2 ** t)
+    else:
+        m_hat, s_hat = m_next, s_next
+    return x - lr * m_hat / (np.sqrt(s_hat) + eps), m_next, s_next
+
+
+def adamw_step(x: Any, m: Any, s: Any, grad: Any, t: int, lr: float = 1e-3,
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+               weight_decay: float = 1e-2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""AdamW: Adam on the loss gradient alone, plus the decoupled shrinkage :math:`x \leftarrow (1 - \alpha\lambda)\,x`.
+
+    .. math::
+
+        x_t = (1 - \alpha\lambda)\,x_{t-1} - \alpha\,\hat m_t / (\sqrt{\hat s_t} + \varepsilon)
+
+    with :math:`\hat m_t, \hat s_t` built from :math:`g_t` only (bias corrected). Every
+    weight shrinks by the same factor whatever its gradient history, which is what
+    weight decay means for plain SGD. Same as ``torch.optim.AdamW``. Loshchilov & Hutter
+    write the shrinkage as :math:`\eta_t\lambda'` with a schedule multiplier
+    :math:`\eta_t`; PyTorch's (and our) :math:`\lambda` is their :math:`\lambda'/\alpha`.
+
+    Chapter: *First-order optimizers* (AdamW and L2 regularization).
+
+    Parameters
+    ----------
+    x, m, s, grad : arrays of the same shape
+    t : int >= 1
+    lr : float >= 0
+    betas : (float, float), each in [0, 1)
+    eps : float >= 0
+    weight_decay : float >= 0
+        :math:`\lambda` (default 1e-2, as in torch).
+
+    Returns
+    -------
+    (x_next, m_next, s_next) : arrays shaped like ``x``.
+    """
+    x, m, s, g = _arrays(x=x, m=m, s=s, grad=grad)
+    lr, weight_decay = _lr(lr), _weight_decay(weight_decay)
+    x_adam, m_next, s_next = adam_step(x, m, s, g, t, lr, betas, eps)
+    # x_adam - x is the Adam displacement; adding the shrinkage of the *old* x keeps
+    # the decay independent of the adaptive scaling.
+    return x_adam - lr * weight_decay * x, m_next, s_next
+
+
+# ---------------------------------------------------------- facts for the chapter
+
+def minibatch_gradient_variance(per_sample_grads: Any, batch_size: int) -> float:
+    r"""Mean squared error of a minibatch gradient, :math:`\mathbb E\lVert \hat g_B - \bar g\rVert^2 = \frac{N - B}{N - 1}\,\frac{\sigma^2}{B}`.
+
+    :math:`\bar g = \frac1N\sum_i g_i` is the full-batch gradient, :math:`\hat g_B` the mean
+    over a batch of :math:`B` distinct samples drawn uniformly without replacement, and
+    :math:`\sigma^2 = \frac1N\sum_i \lVert g_i - \bar g\rVert^2` the spread of the
+    per-sample gradients. The noise falls like :math:`1/B` (the factor
+    :math:`(N-B)/(N-1)` makes it exactly 0 for the full batch): a batch 4 times larger
+    halves the noise's standard deviation, at 4 times the cost.
+
+    Chapter: *First-order optimizers* (GD vs SGD vs minibatch SGD).
+
+    Parameters
+    ----------
+    per_sample_grads : array of shape (N, D)
+        Row :math:`i` is :math:`g_i`, the gradient of sample :math:`i`'s loss.
+    batch_size : int in [1, N]
+
+    Returns
+    -------
+    float
+    """
+    G = as_float_array(per_sample_grads, "per_sample_grads", ndim=2)
+    n = G.shape[0]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"batch_size must be an integer, got {type(batch_size).__name__}")
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, N] = [1, {n}], got {batch_size}")
+    if n == 1:
+        return 0.0
+    sigma2 = float(np.mean(np.sum((G - G.mean(axis=0)) ** 2, axis=1)))
+    return (n - batch_size) / (n - 1) * sigma2 / batch_size
+
+
+def adam_first_step(grad: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                    eps: float = 1e-8, bias_correction: bool = True) -> np.ndarray:
+    r"""The displacement :math:`x_1 - x_0` of Adam's first step, with or without bias correction.
+
+    From zero moments, :math:`m_1 = (1-\beta_1) g` and :math:`s_1 = (1-\beta_2) g^2`. With
+    the correction, :math:`\hat m_1 = g` and :math:`\hat s_1 = g^2`, so the step is
+    :math:`-\alpha\, g / (|g| + \varepsilon) \approx -\alpha \operatorname{sign} g`: every
+    coordinate moves by about :math:`\alpha`, whatever the gradient's scale. Without it the
+    step is :math:`-\alpha (1-\beta_1) g / (\sqrt{1-\beta_2}\,|g| + \varepsilon)`, about
+    :math:`(1-\beta_1)/\sqrt{1-\beta_2}` times longer (3.16 for the defaults).
+
+    Chapter: *First-order optimizers* (Adam's bias correction).
+
+    Parameters
+    ----------
+    grad : array of any shape
+        The first gradient :math:`g_1`.
+    lr, betas, eps, bias_correction : as in :func:`adam_step`.
+
+    Returns
+    -------
+    array shaped like ``grad``.
+    """
+    g = as_float_array(grad, "grad")
+    zeros = np.zeros_like(g)
+    x1, _, _ = adam_step(zeros, zeros, zeros, g, 1, lr, betas, eps, bias_correction)
+    return x1
+
+
+def adam_uncorrected_step_factor(t: Any, betas: tuple[float, float] = (0.9, 0.999)) -> np.ndarray | float:
+    r"""How much longer Adam's step :math:`t` is without bias correction, for a constant gradient: :math:`(1-\beta_1^t)/\sqrt{1-\beta_2^t}`.
+
+    For a constant gradient :math:`g` (and :math:`\varepsilon \to 0`),
+    :math:`m_t = (1-\beta_1^t)g` and :math:`s_t = (1-\beta_2^t)g^2`; the corrected step has
+    length :math:`\alpha` per coordinate and the uncorrected one this factor times
+    :math:`\alpha`. For the default betas it is 3.16 at :math:`t = 1`, peaks at 6.57 at
+    :math:`t = 12`, is still 1.26 at :math:`t = 1000` and comes within 1% of 1 only after
+    about 3900 steps, because :math:`\beta_2` forgets far more slowly than :math:`\beta_1`.
+
+    Chapter: *First-order optimizers* (Adam's bias correction).
+
+    Parameters
+    ----------
+    t : int or int array, >= 1
+    betas : (float, float), each in [0, 1)
+
+    Returns
+    -------
+    float, or an array shaped like ``t``.
+    """
+    beta1, beta2 = _betas(betas)
+    tt = np.asarray(t)
+    if tt.dtype.kind not in "iu" or tt.dtype == bool:
+        raise TypeError(f"t must be an integer or an integer array (step numbers), got dtype {tt.dtype}")
+    if np.any(tt < 1):
+        raise ValueError(f"t must be >= 1 (step numbers start at 1), got {tt.min()}")
+    tf = tt.astype(np.float64)
+    out = (1.0 - beta1 ** tf) / np.sqrt(1.0 - beta2 ** tf)
+    return float(out) if out.ndim == 0 else out
+
+
+# ----------------------------------------------------------- stateful optimizers
+#
+# The hot path works on flat views of C-contiguous arrays. Arrays larger than one chunk
+# are processed chunk by chunk, interleaved over a few threads: NumPy releases the GIL
+# inside each ufunc, and a chunk's scratch buffer stays in the L2 cache while the
+# dozen ufuncs of one update pass over it. Each element is computed by the same
+# sequence of operations whatever the chunking, so results do not depend on it.
+
+_CHUNK_BYTES = 1 << 20
+_num_threads = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads the optimizers use for large arrays (default: the cores available).
+
+    Like ``torch.set_num_threads``. Results are identical for any number of threads.
+    """
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _num_threads = int(n)
+
+
+def get_num_threads() -> int:
+    """Number of threads the optimizers use for large arrays."""
+    return _num_threads
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size < workers:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dlnotes-optim")
+        _pool_size = workers
+    return _pool
+
+
+def _chunk_elements(dtype: np.dtype) -> int:
+    return max(1024, _CHUNK_BYTES // np.dtype(dtype).itemsize)
+
+
+class Optimizer(ABC):
+    r"""Base class: a list of parameter arrays updated in place by :meth:`step`.
+
+    Subclasses define the rule. Shared interface, as in ``torch.optim``:
+
+    * ``Optimizer(params, lr=..., ...)``: ``params`` is one NumPy array or a list of them
+      (float32 or float64, C-contiguous, writable). The optimizer keeps references and
+      changes these arrays in place; keep using the same arrays in your model.
+    * ``step(grads)``: one update, with ``grads`` shaped like ``params`` (one array or a
+      list in the same order). Returns ``None``.
+    * ``lr``: the learning rate :math:`\alpha`; assign to it between steps to follow a
+      schedule (:mod:`dlnotes.schedules`).
+    * ``t``: the number of steps taken; ``state``: one dict of buffers per parameter.
+
+    Gradients are not checked for NaN or infinity (that would cost a pass over memory
+    per step); like in PyTorch, a non-finite gradient propagates into the parameters.
+    """
+
+    #: scratch arrays per thread: an effective gradient (weight decay) and a temporary
+    _n_scratch = 2
+
+    def __init__(self, params: Any, lr: float) -> None:
+        self.params = self._check_params(params)
+        self.lr = lr
+        self.t = 0
+        self.state: list[dict[str, np.ndarray]] = [self._init_state(p) for p in self.params]
+        self._scratch: dict[tuple[np.dtype, int], list[tuple[np.ndarray, ...]]] = {}
+
+    # -- public interface
+    @property
+    def lr(self) -> float:
+        r""":math:`\alpha`, the learning rate (``lr``); settable between steps."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _lr(value)
+
+    def step(self, grads: Any) -> None:
+        """Apply one update to every parameter array, in place.
+
+        Parameters
+        ----------
+        grads : array or list of arrays
+            The gradients, in the order of ``params`` and with their shapes and dtypes.
+        """
+        grads = self._check_grads(grads)
+        self.t += 1
+        coeffs = self._coefficients()
+        for x, g, state in zip(self.params, grads, self.state):
+            self._apply(x, g, tuple(state.values()), coeffs)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(p.shape) for p in self.params)
+        return f"{type(self).__name__}({self._hyper_repr()}; params: {shapes}; t={self.t})"
+
+    # -- to be provided by subclasses
+    def _init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
+        return {}
+
+    def _coefficients(self) -> tuple:
+        return ()
+
+    @property
+    @abstractmethod
+    def _kernel(self) -> Callable[..., None]:
+        """The in-place update ``kernel(x, g, state, tmp, coefficients)`` on flat slices."""
+
+    def _hyper_repr(self) -> str:
+        return f"lr={self.lr:g}"
+
+    def _weight_decay_for_gradient(self) -> float:
+        return 0.0
+
+    # -- machinery
+    @staticmethod
+    def _check_params(params: Any) -> list[np.ndarray]:
+        items = list(params) if isinstance(params, (list, tuple)) else [params]
+        if not items:
+            raise ValueError("params must be a non-empty list of arrays")
+        seen: set[int] = set()
+        for i, p in enumerate(items):
+            name = f"params[{i}]"
+            if not isinstance(p, np.ndarray):
+                raise TypeError(f"{name} must be a NumPy array (the optimizer updates it in "
+                                f"place), got {type(p).__name__}")
+            if p.dtype not in (np.float32, np.float64):
+                raise TypeError(f"{name} must have dtype float32 or float64, got {p.dtype}")
+            if not p.flags.c_contiguous or not p.flags.writeable:
+                raise ValueError(f"{name} must be a C-contiguous, writable array (it is "
+                                 "updated in place); make one with np.ascontiguousarray and "
+                                 "use that array in your model")
+            if p.size == 0:
+                raise ValueError(f"{name} must not be empty, got shape {p.shape}")
+            if id(p) in seen:
+                raise ValueError(f"{name} appears twice in params")
+            seen.add(id(p))
+        return items
+
+    def _check_grads(self, grads: Any) -> list[np.ndarray]:
+        if isinstance(grads, np.ndarray):
+            items = [grads]
+        elif isinstance(grads, (list, tuple)) and grads and all(isinstance(g, np.ndarray) for g in grads):
+            items = list(grads)
+        elif len(self.params) == 1:
+            items = [grads]  # e.g. a plain list of numbers for the only parameter array
+        else:
+            raise TypeError(f"grads must be a list of {len(self.params)} NumPy arrays, one per "
+                            f"parameter array, got {type(grads).__name__}")
+        if len(items) != len(self.params):
+            raise ValueError(f"grads must hold one array per parameter array: expected "
+                             f"{len(self.params)}, got {len(items)}")
+        out = []
+        for i, (g, p) in enumerate(zip(items, self.params)):
+            name = f"grads[{i}]"
+            if not isinstance(g, np.ndarray):
+                g = as_float_array(g, name).astype(p.dtype)
+            if g.shape != p.shape:
+                raise ValueError(f"{name} has shape {g.shape} but params[{i}] has shape "
+                                 f"{p.shape}; they must match")
+            if g.dtype != p.dtype:
+                raise TypeError(f"{name} has dtype {g.dtype} but params[{i}] has dtype "
+                                f"{p.dtype}; they must match")
+            out.append(np.ascontiguousarray(g))
+        return out
+
+    def _scratch_for(self, dtype: np.dtype, workers: int, n: int) -> list[tuple[np.ndarray, ...]]:
+        size = min(_chunk_elements(dtype), max(p.size for p in self.params))
+        key = (np.dtype(dtype), size)
+        bufs = self._scratch.setdefault(key, [])
+        while len(bufs) < workers:
+            bufs.append(tuple(np.empty(size, dtype) for _ in range(self._n_scratch)))
+        return bufs
+
+    def _apply(self, x: np.ndarray, g: np.ndarray, state: tuple[np.ndarray, ...], c: tuple) -> None:
+        flat = (x.reshape(-1), g.reshape(-1)) + tuple(s.reshape(-1) for s in state)
+        n = x.size
+        chunk = _chunk_elements(x.dtype)
+        n_chunks = -(-n // chunk)
+        workers = max(1, min(_num_threads, n_chunks))
+        scratch = self._scratch_for(x.dtype, workers, n)
+        wd = self._weight_decay_for_gradient()
+
+        def work(worker: int) -> None:
+            gbuf, tmp = scratch[worker]
+            for k in range(worker, n_chunks, workers):
+                lo, hi = k * chunk, min((k + 1) * chunk, n)
+                xs, gs, *ss = (a[lo:hi] for a in flat)
+                if wd:
+                    # L2 in the loss: the rule sees g + lambda x; the caller's g is untouched.
+                    ge = gbuf[:hi - lo]
+                    np.multiply(xs, wd, out=ge)
+                    np.add(ge, gs, out=ge)
+                    gs = ge
+                self._kernel(xs, gs, ss, tmp[:hi - lo], c)
+
+        if workers == 1:
+            work(0)
+            return
+        futures = [_executor(workers - 1).submit(work, w) for w in range(1, workers)]
+        work(0)
+        for f in futures:
+            f.result()
+
+
+# The kernels below update slices in place. Each is the equation of its optimizer
+# rewritten as a sequence of in-place ufuncs; scalars (Python floats) are precomputed
+# once per step in ``_coefficients`` so they keep the array's dtype (NEP 50).
+
+def _sgd_kernel(x, g, state, tmp, c) -> None:
+    (lr,) = c
+    np.multiply(g, lr, out=tmp)
+    np.subtract(x, tmp, out=x)
+
+
+def _momentum_kernel(x, g, state, tmp, c) -> None:
+    lr, rho = c
+    (v,) = state
+    np.multiply(v, rho, out=v)          # v <- rho v + g
+    np.add(v, g, out=v)
+    np.multiply(v, lr, out=tmp)         # x <- x - alpha v
+    np.subtract(x, tmp, out=x)
+
+
+def _nesterov_kernel(x, g, state, tmp, c) -> None:
+    lr, rho = c
+    (v,) = state
+    np.multiply(v, rho, out=v)          # v <- rho v + g
+    np.add(v, g, out=v)
+    np.multiply(g, lr, out=tmp)         # x <- x - alpha (g + rho v)
+    np.subtract(x, tmp, out=x)
+    np.multiply(v, lr * rho, out=tmp)
+    np.subtract(x, tmp, out=x)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional momentum and Nesterov momentum.
+
+    * plain: :math:`x_{t+1} = x_t - \alpha g_t`;
+    * ``momentum=rho``: :math:`v_{t+1} = \rho v_t + g_t`, :math:`x_{t+1} = x_t - \alpha v_{t+1}`
+      (gradient-sum form, :func:`momentum_step`);
+    * ``nesterov=True``: :math:`v_{t+1} = \rho v_t + g_t`,
+      :math:`x_{t+1} = x_t - \alpha (g_t + \rho v_{t+1})`, which is :func:`nesterov_step`
+      with its velocity :math:`= -\alpha v` and :math:`x` playing the look-ahead point.
+
+    Identical to ``torch.optim.SGD(params, lr, momentum, dampening=0, nesterov,
+    weight_decay)``; ``state[i]['v']`` is torch's ``momentum_buffer``. Because :math:`v`
+    is a sum of gradients, changing ``lr`` rescales past momentum immediately (as in
+    torch); the velocity form would not.
+
+    Chapter: *First-order optimizers*.
+
+    Parameters
+    ----------
+    params : array or list of arrays (float32/float64, C-contiguous)
+    lr : float >= 0
+        :math:`\alpha` (default 1e-3, torch's).
+    momentum : float in [0, 1]
+        :math:`\rho` (default 0).
+    nesterov : bool
+        Requires ``momentum > 0``.
+    weight_decay : float >= 0
+        :math:`\lambda`: the rule sees :math:`g_t + \lambda x_t`.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        self.momentum = _momentum(momentum)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0 (Nesterov momentum with rho = 0 "
+                             "is plain SGD)")
+        self.nesterov = bool(nesterov)
+        self.weight_decay = _weight_decay(weight_decay)
+        super().__init__(params, lr)
+
+    def _init_state(self, p):
+        return {"v": np.zeros_like(p)} if self.momentum > 0 else {}
+
+    def _coefficients(self):
+        return (self.lr,) if self.momentum == 0 else (self.lr, self.momentum)
+
+    def _weight_decay_for_gradient(self):
+        return self.weight_decay
+
+    @property
+    def _kernel(self):
+        if self.momentum == 0:
+            return _sgd_kernel
+        return _nesterov_kernel if self.nesterov else _momentum_kernel
+
+    def _hyper_repr(self):
+        return (f"lr={self.lr:g}, momentum={self.momentum:g}, nesterov={self.nesterov}, "
+                f"weight_decay={self.weight_decay:g}")
+
+
+def _adagrad_kernel(x, g, state, tmp, c) -> None:
+    lr, eps = c
+    (s,) = state
+    np.multiply(g, g, out=tmp)          # s <- s + g^2
+    np.add(s, tmp, out=s)
+    np.sqrt(s, out=tmp)                 # x <- x - alpha g / (sqrt(s) + eps)
+    np.add(tmp, eps, out=tmp)
+    np.divide(g, tmp, out=tmp)
+    np.multiply(tmp, lr, out=tmp)
+    np.subtract(x, tmp, out=x)
+
+
+class Adagrad(Optimizer):
+    r"""AdaGrad: :math:`s_t = s_{t-1} + g_t^2`, :math:`x_t = x_{t-1} - \alpha\, g_t / (\sqrt{s_t} + \varepsilon)`.
+
+    Identical to ``torch.optim.Adagrad(params, lr, lr_decay=0, weight_decay,
+    initial_accumulator_value, eps)``; ``state[i]['s']`` is torch's ``sum``. Torch's
+    ``lr_decay=k`` is the 1/t schedule :math:`\alpha_t = \alpha / (1 + k t)`
+    (:func:`dlnotes.schedules.inverse_time`) applied to ``lr``; we keep schedules separate.
+
+    Chapter: *First-order optimizers* (AdaGrad).
+
+    Parameters
+    ----------
+    params : array or list of arrays (float32/float64, C-contiguous)
+    lr : float >= 0
+        :math:`\alpha` (default 1e-2).
+    eps : float >= 0
+        :math:`\varepsilon`, outside the square root (default 1e-10).
+    weight_decay : float >= 0
+        :math:`\lambda`: the rule sees :math:`g_t + \lambda x_{t-1}`.
+    initial_accumulator_value : float >= 0
+        :math:`s_0` (default 0; TensorFlow/Keras use 0.1).
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-2, eps: float = 1e-10,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0) -> None:
+        self.eps = _eps(eps)
+        self.weight_decay = _weight_decay(weight_decay)
+        self.initial_accumulator_value = as_scalar(initial_accumulator_value,
+                                                   "initial_accumulator_value", low=0.0)
+        super().__init__(params, lr)
+
+    def _init_state(self, p):
+        return {"s": np.full_like(p, self.initial_accumulator_value)}
+
+    def _coefficients(self):
+        return (self.lr, self.eps)
+
+    def _weight_decay_for_gradient(self):
+        return self.weight_decay
+
+    _kernel = staticmethod(_adagrad_kernel)
+
+    def effective_lr(self) -> list[np.ndarray]:
+        r"""Per-coordinate learning rates :math:`\alpha / (\sqrt{s_t} + \varepsilon)` of the next step.
+
+        Returns one array per parameter array. They never increase (for a fixed ``lr``).
+        """
+        return [self.lr / (np.sqrt(st["s"]) + self.eps) for st in self.state]
+
+    def _hyper_repr(self):
+        return (f"lr={self.lr:g}, eps={self.eps:g}, weight_decay={self.weight_decay:g}, "
+                f"initial_accumulator_value={self.initial_accumulator_value:g}")
+
+
+def _rmsprop_kernel(x, g, state, tmp, c) -> None:
+    lr, beta, eps = c
+    (s,) = state
+    np.multiply(g, g, out=tmp)          # s <- beta s + (1 - beta) g^2 = beta (s - g^2) + g^2
+    np.subtract(s, tmp, out=s)
+    np.multiply(s, beta, out=s)
+    np.add(s, tmp, out=s)
+    np.sqrt(s, out=tmp)                 # x <- x - alpha g / (sqrt(s) + eps)
+    np.add(tmp, eps, out=tmp)
+    np.divide(g, tmp, out=tmp)
+    np.multiply(tmp, lr, out=tmp)
+    np.subtract(x, tmp, out=x)
+
+
+class RMSprop(Optimizer):
+    r"""RMSProp: :math:`s_t = \beta s_{t-1} + (1-\beta) g_t^2`, :math:`x_t = x_{t-1} - \alpha\, g_t / (\sqrt{s_t} + \varepsilon)`.
+
+    Identical to ``torch.optim.RMSprop(params, lr, alpha=beta, eps, weight_decay,
+    momentum=0, centered=False)``; ``state[i]['s']`` is torch's ``square_avg``. Torch's
+    momentum and centred variants are not implemented.
+
+    Chapter: *First-order optimizers* (RMSProp).
+
+    Parameters
+    ----------
+    params : array or list of arrays (float32/float64, C-contiguous)
+    lr : float >= 0
+        :math:`\alpha` (default 1e-2).
+    beta : float in [0, 1)
+        :math:`\beta`, torch's ``alpha`` (default 0.99).
+    eps : float >= 0
+        :math:`\varepsilon`, outside the square root (default 1e-8). TensorFlow puts it
+        inside, :math:`\sqrt{s_t + \varepsilon}`; the two differ noticeably only while
+        :math:`s_t` is tiny.
+    weight_decay : float >= 0
+        :math:`\lambda`: the rule sees :math:`g_t + \lambda x_{t-1}`.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-2, beta: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        self.beta = _decay_rate(beta, "beta")
+        self.eps = _eps(eps)
+        self.weight_decay = _weight_decay(weight_decay)
+        super().__init__(params, lr)
+
+    def _init_state(self, p):
+        return {"s": np.zeros_like(p)}
+
+    def _coefficients(self):
+        return (self.lr, self.beta, self.eps)
+
+    def _weight_decay_for_gradient(self):
+        return self.weight_decay
+
+    _kernel = staticmethod(_rmsprop_kernel)
+
+    def _hyper_repr(self):
+        return (f"lr={self.lr:g}, beta={self.beta:g}, eps={self.eps:g}, "
+                f"weight_decay={self.weight_decay:g}")
+
+
+def _adam_kernel(x, g, state, tmp, c) -> None:
+    beta1, beta2, eps_t, step = c
+    m, s = state
+    np.subtract(m, g, out=m)            # m <- beta1 m + (1 - beta1) g = beta1 (m - g) + g
+    np.multiply(m, beta1, out=m)
+    np.add(m, g, out=m)
+    np.multiply(g, g, out=tmp)          # s <- beta2 s + (1 - beta2) g^2
+    np.subtract(s, tmp, out=s)
+    np.multiply(s, beta2, out=s)
+    np.add(s, tmp, out=s)
+    np.sqrt(s, out=tmp)                 # x <- x - step * m / (sqrt(s) + eps_t), see _coefficients
+    np.add(tmp, eps_t, out=tmp)
+    np.divide(m, tmp, out=tmp)
+    np.multiply(tmp, step, out=tmp)
+    np.subtract(x, tmp, out=x)
+
+
+def _adamw_kernel(x, g, state, tmp, c) -> None:
+    shrink, *adam = c
+    np.multiply(x, shrink, out=x)       # x <- (1 - alpha lambda) x, before the Adam step
+    _adam_kernel(x, g, state, tmp, tuple(adam))
+
+
+class Adam(Optimizer):
+    r"""Adam: :math:`x_t = x_{t-1} - \alpha\, \hat m_t / (\sqrt{\hat s_t} + \varepsilon)` with bias-corrected moving averages of :math:`g` and :math:`g^2`.
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad
+        s_t = \beta_2 s_{t-1} + (1-\beta_2) g_t^2,\quad
+        \hat m_t = \frac{m_t}{1-\beta_1^t},\quad \hat s_t = \frac{s_t}{1-\beta_2^t}.
+
+    Identical to ``torch.optim.Adam(params, lr, betas, eps, weight_decay)``
+    (``amsgrad=False``); ``state[i]['m']``, ``state[i]['s']`` are torch's ``exp_avg`` and
+    ``exp_avg_sq``. ``bias_correction=False`` gives Adam without the correction
+    (:math:`\hat m = m`, :math:`\hat s = s`), which torch does not offer.
+
+    The code folds the corrections into two scalars,
+    :math:`x_t = x_{t-1} - \frac{\alpha\sqrt{1-\beta_2^t}}{1-\beta_1^t}\,
+    \frac{m_t}{\sqrt{s_t} + \varepsilon\sqrt{1-\beta_2^t}}`, which is the same number.
+
+    Chapter: *First-order optimizers* (Adam).
+
+    Parameters
+    ----------
+    params : array or list of arrays (float32/float64, C-contiguous)
+    lr : float >= 0
+        :math:`\alpha` (default 1e-3).
+    betas : (float, float), each in [0, 1)
+        :math:`(\beta_1, \beta_2)` (default (0.9, 0.999)).
+    eps : float >= 0
+        :math:`\varepsilon` (default 1e-8), added to :math:`\sqrt{\hat s_t}`.
+    weight_decay : float >= 0
+        :math:`\lambda`: L2 in the loss, the rule sees :math:`g_t + \lambda x_{t-1}`
+        (see :class:`AdamW` for the decoupled version).
+    bias_correction : bool
+        Default True.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, bias_correction: bool = True) -> None:
+        self.betas = _betas(betas)
+        self.eps = _eps(eps)
+        self.weight_decay = _weight_decay(weight_decay)
+        if not isinstance(bias_correction, (bool, np.bool_)):
+            raise TypeError(f"bias_correction must be True or False, got {bias_correction!r}")
+        self.bias_correction = bool(bias_correction)
+        super().__init__(params, lr)
+
+    def _init_state(self, p):
+        return {"m": np.zeros_like(p), "s": np.zeros_like(p)}
+
+    def _coefficients(self):
+        beta1, beta2 = self.betas
+        if self.bias_correction:
+            c1, c2 = 1.0 - beta1 ** self.t, math.sqrt(1.0 - beta2 ** self.t)
+            return (beta1, beta2, self.eps * c2, self.lr * c2 / c1)
+        return (beta1, beta2, self.eps, self.lr)
+
+    def _weight_decay_for_gradient(self):
+        return self.weight_decay
+
+    _kernel = staticmethod(_adam_kernel)
+
+    def _hyper_repr(self):
+        return (f"lr={self.lr:g}, betas={self.betas}, eps={self.eps:g}, "
+                f"weight_decay={self.weight_decay:g}, bias_correction={self.bias_correction}")
+
+
+class AdamW(Adam):
+    r"""AdamW: :math:`x_t = (1 - \alpha\lambda)\,x_{t-1} - \alpha\, \hat m_t / (\sqrt{\hat s_t} + \varepsilon)`, decoupled weight decay.
+
+    The moments see the loss gradient only; the shrinkage is applied to the weights
+    directly, so it does not pass through :math:`1/\sqrt{\hat s_t}`. Identical to
+    ``torch.optim.AdamW(params, lr, betas, eps, weight_decay)`` (``amsgrad=False``),
+    including the placement of the decay: multiplied by the current ``lr``, before the
+    Adam update. Loshchilov & Hutter's :math:`\lambda'` (with schedule multiplier
+    :math:`\eta_t`) is :math:`\alpha\lambda` here.
+
+    Chapter: *First-order optimizers* (AdamW vs L2 in the loss).
+
+    Parameters
+    ----------
+    params : array or list of arrays (float32/float64, C-contiguous)
+    lr, betas, eps : as in :class:`Adam`
+    weight_decay : float >= 0
+        :math:`\lambda` (default 1e-2, as in torch).
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, bias_correction=True)
+
+    def _coefficients(self):
+        return (1.0 - self.lr * self.weight_decay,) + super()._coefficients()
+
+    def _weight_decay_for_gradient(self):
+        return 0.0
+
+    _kernel = staticmethod(_adamw_kernel)
+
+    def _hyper_repr(self):
+        return f"lr={self.lr:g}, betas={self.betas}, eps={self.eps:g}, weight_decay={self.weight_decay:g}"
+
+
+#: Default hyperparameters of each optimizer (the same as PyTorch's; the tests check).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "SGD": {"lr": 1e-3, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0},
+    "Adagrad": {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0, "initial_accumulator_value": 0.0},
+    "RMSprop": {"lr": 1e-2, "beta": 0.99, "eps": 1e-8, "weight_decay": 0.0},
+    "Adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0},
+    "AdamW": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2},
+}
+
+
+# ------------------------------------------------------------------------------ runner
+
+@dataclass(frozen=True)
+class Trajectory:
+    """The path of one optimizer on one function, recorded by :func:`run`.
+
+    Attributes
+    ----------
+    xs : array of shape (steps + 1, D)
+        Iterates :math:`x_0, \\dots, x_T`; rows after a divergence are NaN.
+    losses : array of shape (steps + 1,)
+        :math:`f(x_t)`.
+    grad_norms : array of shape (steps + 1,)
+        :math:`\\lVert\\nabla f(x_t)\\rVert`.
+    lrs : array of shape (steps,)
+        The learning rate used at each step.
+    diverged : bool
+        True if an iterate or loss became infinite or NaN (the run stops there).
+    """
+
+    xs: np.ndarray
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    lrs: np.ndarray
+    diverged: bool
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last finite iterate."""
+        ok = np.flatnonzero(np.all(np.isfinite(self.xs), axis=1))
+        return self.xs[ok[-1]] if ok.size else self.xs[0]
+
+
+def run(make_optimizer: Callable[[list[np.ndarray]], Optimizer], f: Callable[[np.ndarray], Any],
+        grad_f: Callable[[np.ndarray], Any], x0: Any, steps: int,
+        schedule: Callable[[int], float] | None = None) -> Trajectory:
+    r"""Run an optimizer on a function from ``x0`` and record the trajectory.
+
+    Chapter: *First-order optimizers* (the optimizer race).
+
+    Parameters
+    ----------
+    make_optimizer : callable
+        Builds the optimizer from the parameter list, e.g.
+        ``lambda p: optim.Adam(p, lr=0.1)`` or ``functools.partial(optim.SGD, lr=0.1)``.
+    f, grad_f : callables
+        The objective and its gradient, on arrays of shape (D,) (a
+        :mod:`dlnotes.landscapes` function and its ``.grad`` fit).
+    x0 : array of shape (D,)
+    steps : int >= 0
+    schedule : callable, optional
+        :math:`t \mapsto \alpha_t` for :math:`t = 0, 1, \dots` (a
+        :mod:`dlnotes.schedules` schedule); sets ``lr`` before each step.
+
+    Returns
+    -------
+    Trajectory
+    """
+    for name, fn in (("make_optimizer", make_optimizer), ("f", f), ("grad_f", grad_f)):
+        if not callable(fn):
+            raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"schedule must be callable (t -> lr) or None, got {type(schedule).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    x = np.array(as_float_array(x0, "x0", ndim=1), dtype=np.float64)
+    opt = make_optimizer([x])
+    if not isinstance(opt, Optimizer):
+        raise TypeError(f"make_optimizer must return a dlnotes.optim.Optimizer, got {type(opt).__name__}")
+    if len(opt.params) != 1 or opt.params[0] is not x:
+        raise ValueError("make_optimizer must build the optimizer on the list it is given")
+    d = x.size
+    xs = np.full((steps + 1, d), np.nan)
+    losses = np.full(steps + 1, np.nan)
+    gnorms = np.full(steps + 1, np.nan)
+    lrs = np.full(steps, np.nan)
+    diverged = False
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            xs[t] = x
+            losses[t] = float(f(x))
+            if not (np.all(np.isfinite(x)) and np.isfinite(losses[t])):
+                diverged = True
+                xs[t], losses[t] = np.nan, np.nan
+                break
+            g = np.asarray(grad_f(x), dtype=np.float64)
+            gnorms[t] = float(np.linalg.norm(g))
+            if t == steps:
+                break
+            if schedule is not None:
+                opt.lr = schedule(t)
+            lrs[t] = opt.lr
+            opt.step([np.ascontiguousarray(g).reshape(x.shape)])
+    return Trajectory(xs, losses, gnorms, lrs, diverged)
+
+
+def race(optimizers: Mapping[str, Callable[[list[np.ndarray]], Optimizer]],
+         f: Callable[[np.ndarray], Any], grad_f: Callable[[np.ndarray], Any], x0: Any, steps: int,
+         schedule: Callable[[int], float] | None = None) -> dict[str, Trajectory]:
+    """Run several optimizers from the same start: ``{name: run(make, f, grad_f, x0, steps)}``.
+
+    Chapter: *First-order optimizers* (the optimizer race).
+
+    Parameters
+    ----------
+    optimizers : mapping of name to ``make_optimizer`` (see :func:`run`)
+    f, grad_f, x0, steps, schedule : as in :func:`run`
+
+    Returns
+    -------
+    dict of name to :class:`Trajectory`, in the order given.
+    """
+    if not isinstance(optimizers, Mapping) or not optimizers:
+        raise TypeError("optimizers must be a non-empty mapping of name -> make_optimizer")
+    return {name: run(make, f, grad_f, x0, steps, schedule) for name, make in optimizers.items()}

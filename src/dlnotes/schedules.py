@@ -1,0 +1,346 @@
+r"""Learning-rate schedules: :math:`t \mapsto \alpha_t`, and the batch-size scaling rule.
+
+Taught in the chapter *First-order optimizers* (learning-rate schedules).
+
+A schedule is a function of the step counter :math:`t = 0, 1, 2, \dots` (the number of
+optimizer steps already taken) returning the learning rate of step :math:`t`. Every
+builder here returns a :class:`Schedule`, which is called like a function and can be
+tabulated for a plot with :meth:`Schedule.values`. To follow one while training, set the
+optimizer's rate before each step::
+
+    sched = schedules.warmup(schedules.cosine(0.1, total_steps=900), warmup_steps=100)
+    for t in range(1000):
+        opt.lr = sched(t)
+        opt.step(grads)
+
+Each schedule equals a ``torch.optim.lr_scheduler`` (named in its docstring): our
+``sched(t)`` is the ``lr`` that torch's optimizer uses at step ``t`` when the scheduler's
+``step()`` is called once after every optimizer step. The tests check this.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import numbers
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ._validation import as_scalar
+
+__all__ = [
+    "Schedule", "constant", "step_decay", "multistep", "exponential", "inverse_time",
+    "inverse_sqrt", "cosine", "linear", "cosine_warm_restarts", "warmup",
+    "scale_lr_for_batch_size",
+]
+
+
+def _lr(lr: Any, name: str = "lr") -> float:
+    return as_scalar(lr, name, low=0.0)
+
+
+def _count(value: Any, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value}")
+    return int(value)
+
+
+class Schedule:
+    r"""A learning-rate schedule :math:`t \mapsto \alpha_t`, for steps :math:`t = 0, 1, 2, \dots`.
+
+    Call it with a non-negative integer step; :meth:`values` tabulates the first
+    ``steps`` rates. ``lr`` is the base rate :math:`\alpha` and ``description`` the
+    formula, for legends.
+    """
+
+    def __init__(self, fn: Callable[[int], float], lr: float, description: str) -> None:
+        self._fn = fn
+        self.lr = lr
+        self.description = description
+
+    def __call__(self, t: int) -> float:
+        """The learning rate :math:`\\alpha_t` of step ``t`` (an integer >= 0)."""
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+            raise TypeError(f"t must be an integer step number >= 0, got {type(t).__name__}")
+        if t < 0:
+            raise ValueError(f"t must be >= 0 (steps are counted from 0), got {t}")
+        return float(self._fn(int(t)))
+
+    def values(self, steps: int) -> np.ndarray:
+        """The rates of steps ``0, ..., steps - 1``, as an array of shape (steps,)."""
+        steps = _count(steps, "steps", low=0)
+        return np.array([self(t) for t in range(steps)], dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.description})"
+
+
+def constant(lr: float) -> Schedule:
+    r"""Constant rate, :math:`\alpha_t = \alpha`. Chapter: *First-order optimizers*."""
+    lr = _lr(lr)
+    return Schedule(lambda t: lr, lr, f"constant {lr:g}")
+
+
+def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
+    r"""Step decay, :math:`\alpha_t = \alpha\,\gamma^{\lfloor t / T \rfloor}`: multiply by :math:`\gamma` every :math:`T` steps.
+
+    Equals ``torch.optim.lr_scheduler.StepLR(step_size=T, gamma=gamma)``.
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+        :math:`\alpha`.
+    step_size : int >= 1
+        :math:`T`.
+    gamma : float in (0, 1]
+        The factor (0.5 halves the rate; "divide by 10" is 0.1).
+    """
+    lr = _lr(lr)
+    step_size = _count(step_size, "step_size")
+    gamma = as_scalar(gamma, "gamma", low=0.0, high=1.0, low_open=True)
+    return Schedule(lambda t: lr * gamma ** (t // step_size), lr,
+                    f"step decay: {lr:g} x {gamma:g}^floor(t/{step_size})")
+
+
+def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
+    r"""Multi-step decay, :math:`\alpha_t = \alpha\,\gamma^{\#\{i : t_i \le t\}}`: multiply by :math:`\gamma` at each milestone :math:`t_i`.
+
+    Equals ``torch.optim.lr_scheduler.MultiStepLR(milestones, gamma)``.
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    milestones : increasing sequence of ints >= 1
+    gamma : float in (0, 1]
+    """
+    lr = _lr(lr)
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence) or not milestones:
+        raise TypeError(f"milestones must be a non-empty sequence of increasing integers, got {milestones!r}")
+    ms = [_count(m, f"milestones[{i}]") for i, m in enumerate(milestones)]
+    if any(b <= a for a, b in zip(ms, ms[1:])):
+        raise ValueError(f"milestones must be strictly increasing, got {ms}")
+    gamma = as_scalar(gamma, "gamma", low=0.0, high=1.0, low_open=True)
+    return Schedule(lambda t: lr * gamma ** bisect.bisect_right(ms, t), lr,
+                    f"multi-step: {lr:g}, x {gamma:g} at {ms}")
+
+
+def exponential(lr: float, gamma: float) -> Schedule:
+    r"""Exponential decay, :math:`\alpha_t = \alpha\,\gamma^t` (equivalently :math:`\alpha e^{-kt}` with :math:`k = -\log\gamma`).
+
+    Equals ``torch.optim.lr_scheduler.ExponentialLR(gamma)``.
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    gamma : float in (0, 1]
+    """
+    lr = _lr(lr)
+    gamma = as_scalar(gamma, "gamma", low=0.0, high=1.0, low_open=True)
+    return Schedule(lambda t: lr * gamma ** t, lr, f"exponential: {lr:g} x {gamma:g}^t")
+
+
+def inverse_time(lr: float, decay: float) -> Schedule:
+    r"""1/t decay, :math:`\alpha_t = \alpha / (1 + k t)`.
+
+    The classic decay for which SGD provably converges (:math:`\sum\alpha_t = \infty`,
+    :math:`\sum\alpha_t^2 < \infty`). ``torch.optim.Adagrad(lr_decay=k)`` uses exactly
+    this rate; with any optimizer it is ``LambdaLR(lambda t: 1 / (1 + k * t))``.
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    decay : float >= 0
+        :math:`k`.
+    """
+    lr = _lr(lr)
+    k = as_scalar(decay, "decay", low=0.0)
+    return Schedule(lambda t: lr / (1.0 + k * t), lr, f"1/t: {lr:g} / (1 + {k:g} t)")
+
+
+def inverse_sqrt(lr: float, timescale: float = 1.0) -> Schedule:
+    r"""Inverse square root decay, :math:`\alpha_t = \alpha / \sqrt{1 + t/\tau}`.
+
+    Decays more slowly than 1/t; common for Transformers. After a warm-up of
+    :math:`W` steps with :math:`\tau = W`, ``warmup(inverse_sqrt(lr, W), W)`` gives
+    :math:`\alpha\sqrt{W/t}` for :math:`t \ge W`, the rate of Vaswani et al. (2017) up to
+    the constant. With torch: ``LambdaLR(lambda t: 1 / math.sqrt(1 + t / tau))``.
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    timescale : float > 0
+        :math:`\tau`, the number of steps over which the rate falls by :math:`\sqrt2`.
+    """
+    lr = _lr(lr)
+    tau = as_scalar(timescale, "timescale", low=0.0, low_open=True)
+    return Schedule(lambda t: lr / math.sqrt(1.0 + t / tau), lr,
+                    f"inverse sqrt: {lr:g} / sqrt(1 + t/{tau:g})")
+
+
+def cosine(lr: float, total_steps: int, min_lr: float = 0.0) -> Schedule:
+    r"""Cosine decay, :math:`\alpha_t = \alpha_{\min} + \tfrac12(\alpha - \alpha_{\min})\bigl(1 + \cos(\pi t / T)\bigr)` for :math:`t \le T`, then :math:`\alpha_{\min}`.
+
+    Slow at the start and the end, fastest in the middle; one hyperparameter besides
+    :math:`\alpha`. Equals ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=T,
+    eta_min=min_lr)`` for :math:`t \le T`. After :math:`T` we stay at
+    :math:`\alpha_{\min}`; torch's formula keeps going and climbs back up (period
+    :math:`2T`), which is never what one wants.
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+        :math:`\alpha`, the rate at :math:`t = 0`.
+    total_steps : int >= 1
+        :math:`T`.
+    min_lr : float in [0, lr]
+        :math:`\alpha_{\min}`.
+    """
+    lr = _lr(lr)
+    total = _count(total_steps, "total_steps")
+    lo = as_scalar(min_lr, "min_lr", low=0.0, high=lr)
+    return Schedule(lambda t: lo + 0.5 * (lr - lo) * (1.0 + math.cos(math.pi * min(t, total) / total)),
+                    lr, f"cosine: {lr:g} -> {lo:g} over {total} steps")
+
+
+def linear(lr: float, total_steps: int, start_factor: float = 1.0, end_factor: float = 0.0) -> Schedule:
+    r"""Linear interpolation of the factor, :math:`\alpha_t = \alpha\bigl(s + (e - s)\min(t, T)/T\bigr)`.
+
+    The default (:math:`s = 1`, :math:`e = 0`) decays linearly to zero in :math:`T` steps.
+    Equals ``torch.optim.lr_scheduler.LinearLR(start_factor=s, end_factor=e,
+    total_iters=T)`` (torch needs :math:`s > 0`).
+
+    Chapter: *First-order optimizers* (learning-rate schedules).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    total_steps : int >= 1
+        :math:`T`.
+    start_factor, end_factor : floats >= 0
+        :math:`s` and :math:`e`.
+    """
+    lr = _lr(lr)
+    total = _count(total_steps, "total_steps")
+    s = as_scalar(start_factor, "start_factor", low=0.0)
+    e = as_scalar(end_factor, "end_factor", low=0.0)
+    return Schedule(lambda t: lr * (s + (e - s) * min(t, total) / total), lr,
+                    f"linear: {lr:g} x ({s:g} -> {e:g}) over {total} steps")
+
+
+def cosine_warm_restarts(lr: float, period: int, period_mult: int = 1, min_lr: float = 0.0) -> Schedule:
+    r"""Cosine with warm restarts (SGDR): :math:`\alpha_t = \alpha_{\min} + \tfrac12(\alpha - \alpha_{\min})\bigl(1 + \cos(\pi t_{\mathrm{cur}}/T_i)\bigr)`.
+
+    :math:`t_{\mathrm{cur}}` counts steps since the last restart; the first cycle lasts
+    :math:`T_0` steps and each next one :math:`T_{\mathrm{mult}}` times longer. At each
+    restart the rate jumps back to :math:`\alpha` (Loshchilov & Hutter 2017); snapshot
+    ensembles save a model at the end of each cycle. Equals
+    ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)``.
+
+    Chapter: *First-order optimizers* (cyclic schedules and warm restarts).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    period : int >= 1
+        :math:`T_0`.
+    period_mult : int >= 1
+        :math:`T_{\mathrm{mult}}`.
+    min_lr : float in [0, lr]
+    """
+    lr = _lr(lr)
+    t0 = _count(period, "period")
+    mult = _count(period_mult, "period_mult")
+    lo = as_scalar(min_lr, "min_lr", low=0.0, high=lr)
+
+    def fn(t: int) -> float:
+        if mult == 1:
+            t_cur, t_i = t % t0, t0
+        else:
+            # cycles grow geometrically, so this loop runs O(log t) times
+            t_cur, t_i = t, t0
+            while t_cur >= t_i:
+                t_cur -= t_i
+                t_i *= mult
+        return lo + 0.5 * (lr - lo) * (1.0 + math.cos(math.pi * t_cur / t_i))
+
+    return Schedule(fn, lr, f"cosine restarts: {lr:g} -> {lo:g}, period {t0} x {mult}^cycle")
+
+
+def warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 0.0) -> Schedule:
+    r"""Linear warm-up before any schedule: :math:`\alpha_t = \alpha_0\bigl(s + (1 - s)\,t/W\bigr)` for :math:`t < W`, then the schedule shifted by :math:`W`.
+
+    :math:`\alpha_0` is the schedule's first rate and :math:`s` the starting fraction.
+    After the warm-up the wrapped schedule starts from its own step 0, so
+    ``warmup(cosine(lr, T), W)`` runs for :math:`W + T` steps. Equals torch's
+    ``SequentialLR([LinearLR(start_factor=s, total_iters=W), <schedule>],
+    milestones=[W])`` (torch needs :math:`s > 0`; a ``LambdaLR`` does :math:`s = 0`).
+
+    Chapter: *First-order optimizers* (warm-up).
+
+    Parameters
+    ----------
+    schedule : Schedule
+    warmup_steps : int >= 1
+        :math:`W`.
+    start_factor : float in [0, 1]
+        :math:`s` (default 0: start from a zero rate).
+    """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a dlnotes.schedules.Schedule, got {type(schedule).__name__}")
+    w = _count(warmup_steps, "warmup_steps")
+    s = as_scalar(start_factor, "start_factor", low=0.0, high=1.0)
+    peak = schedule(0)
+
+    def fn(t: int) -> float:
+        return peak * (s + (1.0 - s) * t / w) if t < w else schedule(t - w)
+
+    return Schedule(fn, schedule.lr, f"{w} warm-up steps, then {schedule.description}")
+
+
+def scale_lr_for_batch_size(lr: float, batch_size: int, base_batch_size: int,
+                            rule: str = "linear") -> float:
+    r"""Scale a learning rate tuned at batch size :math:`B_0` to batch size :math:`B`: :math:`\alpha B/B_0` (linear rule) or :math:`\alpha\sqrt{B/B_0}`.
+
+    The linear rule (Goyal et al. 2017) keeps the distance travelled per *sample* the same:
+    while the gradient changes little, one step with a batch :math:`kB` and rate
+    :math:`k\alpha` goes where :math:`k` steps with batches of :math:`B` and rate
+    :math:`\alpha` go. The square-root rule (Krizhevsky 2014; often used for Adam) keeps
+    the noise of the update the same instead. Large rates usually need a warm-up.
+
+    Chapter: *First-order optimizers* (the batch-size scaling rule).
+
+    Parameters
+    ----------
+    lr : float >= 0
+        :math:`\alpha`, tuned at :math:`B_0`.
+    batch_size, base_batch_size : ints >= 1
+        :math:`B` and :math:`B_0`.
+    rule : {'linear', 'sqrt'}
+
+    Returns
+    -------
+    float
+    """
+    lr = _lr(lr)
+    b = _count(batch_size, "batch_size")
+    b0 = _count(base_batch_size, "base_batch_size")
+    if rule == "linear":
+        return lr * b / b0
+    if rule == "sqrt":
+        return lr * math.sqrt(b / b0)
+    raise ValueError(f"rule must be 'linear' or 'sqrt', got {rule!r}")

@@ -200,8 +200,10 @@ def test_activity_penalty_solution_matches_torch(seed):
 def test_log_cosh_reference_solution_passes_and_the_naive_starter_does_not():
     inst = exercises.get("losses.log-cosh-code")(0)
     assert inst.check(inst.solution).correct
-    naive = inst.check(inst.starter)
-    assert not naive.correct and 0 < naive.score < inst.points   # partial credit
+    unchanged = inst.check(inst.starter + "\n\n")
+    assert unchanged.score == 0 and "unchanged" in unchanged.feedback
+    naive = inst.check(inst.starter.replace("np.log(np.cosh(d))", "np.log(np.cosh(d)) + 0.0"))
+    assert not naive.correct and 0 < naive.score < inst.points / 2   # partial credit, not much
     assert "First failing input" in naive.feedback
 
 
@@ -227,6 +229,10 @@ def test_choice_grader_accepts_key_or_option_text():
     assert inst.check(inst.solution.upper()).correct
     assert inst.check(f"({inst.solution})").correct
     assert inst.check(inst.choices[inst.solution]).correct
+    # option texts with parentheses in them are matched whole
+    with_paren = next(k for k, v in inst.choices.items() if "(" in v)
+    assert inst.check(inst.choices[with_paren]).correct == (with_paren == inst.solution)
+    assert "not one of the options" not in inst.check(inst.choices[with_paren]).feedback
     assert not inst.check("z").correct and "not one of the options" in inst.check("z").feedback
 
 

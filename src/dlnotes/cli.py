@@ -4,6 +4,11 @@
     dlnotes exercises list             list the question bank
     dlnotes exercises show ID          print one exercise (optionally with its solution)
     dlnotes exercises check ID ANSWER  grade an answer
+    dlnotes assign generate ...        per-student notebooks, handouts and answer key
+    dlnotes assign check OUT           re-check a class set for leaks and changes
+    dlnotes assign roster FILE         check a roster CSV
+    dlnotes assign seed                print a fresh secret assignment seed
+    dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV)
 """
 
 from __future__ import annotations
@@ -107,6 +112,144 @@ def exercises_check(
     grade = inst.check(answer)
     typer.echo(f"{grade.score:g}/{grade.points:g}  {grade.feedback}")
     raise typer.Exit(code=0 if grade.correct else 1)
+
+
+# ------------------------------------------------------------------ assignments
+
+assign_app = typer.Typer(help="Per-student assignments from the question bank.",
+                         no_args_is_help=True)
+app.add_typer(assign_app, name="assign")
+
+
+def _fail(exc: BaseException, code: int = 2) -> typer.Exit:
+    """Print an instructor-facing error (no traceback) and return the Exit to raise."""
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    typer.echo(f"error: {msg}", err=True)
+    return typer.Exit(code=code)
+
+
+@assign_app.command("seed")
+def assign_seed() -> None:
+    """Print a fresh random 64-bit seed for an assignment spec (keep it secret)."""
+    from . import assignments
+
+    typer.echo(str(assignments.new_seed()))
+
+
+@assign_app.command("roster")
+def assign_roster(roster: Path = typer.Argument(..., help="Roster CSV: student_id,name,email.")) -> None:
+    """Check a roster CSV and print how many students it lists."""
+    from . import assignments
+
+    try:
+        students = assignments.read_roster(roster)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(exc)
+    typer.echo(f"{roster}: {len(students)} students, no problems")
+
+
+@assign_app.command("generate")
+def assign_generate(
+    roster: Path = typer.Option(..., "--roster", help="Roster CSV: student_id,name,email."),
+    out: Path = typer.Option(..., "--out", help="Folder to create for the class set."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Assignment spec (YAML): title, "
+                                        "due, seed, questions. Replaces the options below."),
+    title: Optional[str] = typer.Option(None, "--title", help="Assignment title."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Secret seed (default: a "
+                                       "fresh random one, saved in the instructor folder)."),
+    due: str = typer.Option("", "--due", help="Due date, e.g. 2026-12-04 23:59."),
+    exercise: list[str] = typer.Option([], "--exercise", "-e", help="An exercise id (repeatable)."),
+    chapter: list[str] = typer.Option([], "--chapter", "-c", help="Every exercise of a chapter "
+                                      "(repeatable)."),
+    topic: list[str] = typer.Option([], "--topic", "-t", help="Every exercise on a topic (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing class set in OUT."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print each handout to PDF (Chromium; "
+                             "about a second per student)."),
+) -> None:
+    """Generate per-student notebooks, handouts, solutions, answer key and manifest."""
+    from . import assignments
+
+    try:
+        if spec is not None:
+            if title or seed is not None or due or exercise or chapter or topic:
+                raise ValueError("give either --spec or --title/--seed/--due/--exercise/"
+                                 "--chapter/--topic, not both")
+            the_spec = assignments.load_spec(spec)
+        else:
+            if not title:
+                raise ValueError("give --spec, or --title and the questions "
+                                 "(--exercise/--chapter/--topic)")
+            ids = assignments.select_exercises(exercise, chapter, topic)
+            the_spec = assignments.make_spec(title, assignments.new_seed() if seed is None else seed,
+                                             ids, due=due)
+        students = assignments.read_roster(roster)
+        result = assignments.generate(the_spec, students, out, force=force, pdf=pdf, progress=True)
+    except assignments.LeakError as exc:
+        raise _fail(exc, code=1)
+    except (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        raise _fail(exc)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"{result.students} students, {len(the_spec.questions)} questions "
+               f"({the_spec.total_points:g} points), leak check: {result.leaks_checked} files, no leaks.\n"
+               f"  hand out: {out / 'students'}/<student_id>/ (notebook and printable handout)\n"
+               f"  keep private: {out / 'instructor'}/ (seed, solutions, answer key, manifest)\n"
+               f"  grade with: dlnotes grade {out} SUBMISSIONS --out GRADES")
+
+
+@assign_app.command("check")
+def assign_check(out: Path = typer.Argument(..., help="A class set made by `assign generate`.")) -> None:
+    """Re-check a class set: leaks in student files, changed files, changed variants."""
+    from . import assignments
+
+    try:
+        report = assignments.check_assignment(out)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(exc)
+    for leak in report.leaks:
+        typer.echo(f"leak: {leak}")
+    for rel in report.changed_files:
+        typer.echo(f"changed since generation: {rel}")
+    for rel in report.missing_files:
+        typer.echo(f"missing: {rel}")
+    for sid in report.changed_variants:
+        typer.echo(f"the question bank now gives {sid} different numbers")
+    if not report.ok:
+        raise typer.Exit(code=1)
+    typer.echo(f"{out}: {report.files_scanned} student files, no leaks; every file and variant "
+               "as generated")
+
+
+@app.command("grade")
+def grade_cmd(
+    assignment: Path = typer.Argument(..., help="The class set made by `dlnotes assign generate`."),
+    submissions: Path = typer.Argument(..., help="Folder of submitted notebooks "
+                                       "(<id>.ipynb or <id>/...ipynb), or an answers CSV "
+                                       "(student_id,q1,q2,...)."),
+    out: Path = typer.Option(..., "--out", help="Folder for grades.csv, grades.json, feedback/."),
+    time_limit: float = typer.Option(10.0, "--time-limit", min=0.1,
+                                     help="Seconds per answer cell."),
+    memory_mb: int = typer.Option(512, "--memory-mb", min=16,
+                                  help="Memory a submission may use beyond Python + NumPy."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Submissions graded at once "
+                                       "(default: number of CPUs, at most 4)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing grades in OUT."),
+) -> None:
+    """Grade submissions in sandboxed processes; write grades.csv and per-student feedback."""
+    from . import assignments
+
+    try:
+        limits = assignments.Limits(seconds=time_limit, memory_mb=memory_mb)
+        report = assignments.grade(assignment, submissions, out, limits=limits, jobs=jobs,
+                                   force=force, progress=True)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        raise _fail(exc)
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    typer.echo(f"{len(report.results)} students: {summary}.\n"
+               f"  grades: {report.grades_csv}\n  feedback: {report.feedback_dir}/<student_id>.md")
 
 
 def main() -> None:

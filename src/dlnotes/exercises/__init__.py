@@ -148,19 +148,26 @@ class ExerciseInstance:
     def _check_choice(self, answer: Any) -> Grade:
         if answer is None:
             return self._grade(False, "No answer given.")
-        key = str(answer).strip().lower().strip("().")
         assert self.choices is not None
-        if key not in self.choices:
-            texts = {v.strip().lower(): k for k, v in self.choices.items()}
-            key = texts.get(key, key)
+        raw = str(answer).strip().lower()
+        texts = {v.strip().lower(): k for k, v in self.choices.items()}
+        # an option's full text ("L2 (squared error)"), else its key written as "b", "(b)" or "b."
+        key = texts.get(raw, raw.strip("()."))
         if key not in self.choices:
             return self._grade(False, f"{str(answer)[:40]!r} is not one of the options "
                                       f"{', '.join(self.choices)}.")
         ok = key == self.solution
         return self._grade(ok, "Correct." if ok else "That option is not the right one.")
 
+    def is_unchanged_starter(self, source: str) -> bool:
+        """True if ``source`` is this code exercise's starter code, untouched."""
+        return bool(self.starter) and isinstance(source, str) and _same_code(source, self.starter)
+
     def _check_code(self, answer: Any) -> Grade:
         fn = answer
+        if self.is_unchanged_starter(answer):
+            # the starter runs and may pass the easy tests, but it is not an answer
+            return self._grade(False, "The starter code is unchanged.")
         if isinstance(answer, str):
             namespace: dict[str, Any] = {"np": np, "numpy": np, "math": math}
             try:
@@ -202,6 +209,13 @@ class ExerciseInstance:
             d["solution"] = self.solution
             d["explanation"] = self.explanation
         return d
+
+
+def _same_code(a: str, b: str) -> bool:
+    """Equal up to blank lines and trailing spaces (an untouched starter, re-saved)."""
+    def norm(src: str) -> list[str]:
+        return [line.rstrip() for line in src.strip().splitlines() if line.strip()]
+    return norm(a) == norm(b)
 
 
 def _id_key(exercise_id: str) -> int:
@@ -260,8 +274,13 @@ def exercise(id: str, *, title: str, chapter: str, topic: str, points: float,
 
 
 def _load_all() -> None:
-    # Importing the modules registers their exercises.
-    from . import losses, regularization  # noqa: F401
+    # Importing a chapter's module registers its exercises; every module in this package
+    # is a chapter's, so adding a chapter needs no edit here.
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
 
 
 def get(exercise_id: str) -> Exercise:

@@ -1,0 +1,258 @@
+"""The process that runs one student's answer cells (started by :mod:`.sandbox`).
+
+Run as ``python -I _sandbox_child.py`` with the job as JSON on stdin; it imports
+nothing from dlnotes (the child never sees the question bank or an answer). In order:
+
+1. read the job (cells to run, limits, allowed folders) from stdin;
+2. lower its own resource limits (memory, CPU time, file size, processes, open files,
+   core dumps), soft = hard so student code cannot raise them again;
+3. keep a private copy of stdout for the protocol, send fds 1 and 2 to /dev/null and
+   ``sys.stdout``/``sys.stderr`` to a bounded sink (a print loop cannot fill a pipe);
+4. install an audit hook (PEP 578) that refuses reads outside the scratch folder and
+   the Python installation, any write outside the scratch folder, listing other
+   folders, subprocesses, ``os.system``/``exec``/``fork``, signals to other processes,
+   sockets, ctypes, sqlite, and gc's object-graph walkers (which could reach the hook);
+5. run each cell in one shared namespace, like a notebook kernel, each under a wall-clock
+   timer, and report every cell on one JSON line: ``start``, then ``done`` with the
+   answer (the value of a variable, or a function's outputs on given inputs) or the error.
+
+The audit hook is defence in depth, not a security boundary (PEP 578 says as much):
+the hard limits are the resource limits and the parent's kill on time out.
+"""
+
+import json
+import math
+import os
+import resource
+import signal
+import sys
+
+import numpy as np
+
+_MAX_ITEMS = 100_000          # numbers sent back for one answer
+_MAX_TEXT = 2_000             # characters of a text answer or error message
+
+
+class _TimeLimit(BaseException):
+    """Raised in the cell when its time is up (BaseException: ``except Exception`` in
+    student code does not swallow it)."""
+
+
+class _Sink:
+    """A write-only text stream that keeps the first few kB (the rest is dropped)."""
+
+    def __init__(self):
+        self.kept = []
+        self.size = 0
+
+    def write(self, s):
+        if self.size < 10_000:
+            self.kept.append(s[:10_000 - self.size])
+        self.size += len(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def _set_limits(limits):
+    mem = int(limits["memory_bytes"])
+    pages = int(open("/proc/self/statm").read().split()[0])
+    # The budget is on top of what Python and NumPy already use.
+    as_limit = pages * resource.getpagesize() + mem
+    cpu = int(math.ceil(limits["cpu_seconds"]))
+    for res, value in ((resource.RLIMIT_AS, as_limit), (resource.RLIMIT_CPU, cpu),
+                       (resource.RLIMIT_FSIZE, int(limits["file_bytes"])),
+                       (resource.RLIMIT_NPROC, 0), (resource.RLIMIT_CORE, 0),
+                       (resource.RLIMIT_NOFILE, 64)):
+        soft, hard = resource.getrlimit(res)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(res, (value, value))
+    # A file over the size limit should raise OSError in the cell, not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _install_guard(scratch, read_roots, deny_roots):
+    realpath, join, getcwd, fsdecode, readlink = (os.path.realpath, os.path.join, os.getcwd,
+                                                  os.fsdecode, os.readlink)
+    scratch = realpath(scratch)
+    reads = tuple(realpath(r) for r in read_roots if realpath(r) != "/")
+    denies = tuple(realpath(d) for d in deny_roots)
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    blocked = frozenset({
+        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+        "os.forkpty", "os.startfile", "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill",
+        "os.chdir", "os.chroot", "os.symlink", "os.link", "resource.setrlimit",
+        "resource.prlimit", "sys.addaudithook", "gc.get_objects", "gc.get_referrers",
+        "gc.get_referents", "sys._current_frames", "sqlite3.connect", "urllib.Request",
+        "webbrowser.open", "os.setuid", "os.setgid", "os.setsid", "os.mkfifo", "os.mknod"})
+    blocked_prefixes = ("socket.", "ctypes.", "_winapi.", "winreg.")
+    mutating = frozenset({"os.remove", "os.rmdir", "os.rename", "os.mkdir", "os.chmod",
+                          "os.chown", "os.utime", "os.truncate", "os.setxattr",
+                          "os.removexattr", "os.chflags", "os.lchflags", "shutil.rmtree",
+                          "shutil.move", "shutil.copytree", "shutil.copyfile",
+                          "shutil.copymode", "shutil.copystat", "shutil.make_archive",
+                          "shutil.unpack_archive"})
+    listing = frozenset({"os.listdir", "os.scandir", "glob.glob", "glob.glob/2", "os.walk",
+                         "os.fwalk"})
+    blocked_imports = frozenset({"_posixsubprocess", "_ctypes", "ctypes", "_socket", "socket",
+                                 "_sqlite3", "pty", "multiprocessing", "_multiprocessing"})
+
+    def under(path, root):
+        return path == root or path.startswith(root + os.sep)
+
+    def resolve(path, dir_fd=None):
+        if isinstance(path, int) or path is None:
+            return None            # an fd that is already open, or "the current folder"
+        base = getcwd() if dir_fd is None or dir_fd < 0 else readlink(f"/proc/self/fd/{dir_fd}")
+        return realpath(join(base, fsdecode(path)))
+
+    # The scratch folder is new and empty, so it is allowed even inside a denied folder
+    # (grades written to /tmp must not make /tmp/<scratch> unusable).
+    def may_read(p):
+        if p is None or under(p, scratch):
+            return True
+        if any(under(p, d) for d in denies):
+            return False
+        return any(under(p, r) for r in reads)
+
+    def may_write(p):
+        return p is not None and under(p, scratch)
+
+    def refuse(what):
+        raise PermissionError(f"not allowed while grading: {what}")
+
+    def hook(event, args):
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, 0))[:3]
+            if isinstance(path, int):
+                return
+            p = resolve(path)
+            writing = bool(mode and any(c in mode for c in "wax+")) or bool((flags or 0) & write_flags)
+            if writing and not may_write(p):
+                refuse(f"writing {path!r} (only the current folder is writable)")
+            if not writing and not may_read(p):
+                refuse(f"reading {path!r}")
+        elif event in blocked or event.startswith(blocked_prefixes):
+            refuse(event)
+        elif event == "import":
+            if args and str(args[0]).split(".")[0] in blocked_imports:
+                refuse(f"import {args[0]}")
+        elif event in mutating:
+            dir_fd = args[-1] if event in ("os.remove", "os.rmdir", "os.mkdir") and \
+                isinstance(args[-1], int) else None
+            paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
+            for a in paths:
+                if not may_write(resolve(a, dir_fd)):
+                    refuse(f"{event} {a!r}")
+        elif event in listing:
+            if args and isinstance(args[0], (str, bytes, os.PathLike)) and not may_read(resolve(args[0])):
+                refuse(f"listing {args[0]!r}")
+
+    sys.addaudithook(hook)
+
+
+def _number_payload(value):
+    arr = np.asarray(value, dtype=float)
+    if arr.size > _MAX_ITEMS:
+        return {"type": "too_large", "size": int(arr.size)}
+    return {"type": "array", "value": arr.tolist()}
+
+
+def _answer_payload(value):
+    if value is None:
+        return {"type": "none"}
+    if isinstance(value, str):
+        return {"type": "str", "value": value[:_MAX_TEXT]}
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2 ** 53:
+        return {"type": "int", "value": value}     # an option given as 3 reads back as "3"
+    try:
+        return _number_payload(value)
+    except (TypeError, ValueError, OverflowError):
+        return {"type": "repr", "value": repr(value)[:_MAX_TEXT]}
+
+
+def _error(exc):
+    if isinstance(exc, _TimeLimit):
+        return "TimeLimit"
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:_MAX_TEXT]
+
+
+def _run_cell(cell, ns, seconds):
+    """Execute one cell and extract its answer; returns the ``done`` message."""
+    msg = {"event": "done", "key": cell["key"]}
+
+    def on_alarm(signum, frame):
+        raise _TimeLimit()
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        code = compile(cell["source"], f"<{cell['key']}>", "exec")
+        with np.errstate(all="ignore"):
+            exec(code, ns)  # noqa: S102 - running student code is the point of this process
+            kind, name = cell.get("kind"), cell.get("name")
+            if kind == "value":
+                if name not in ns:
+                    msg.update(ok=False, error=f"NameError: {name} is not defined")
+                    return msg
+                msg.update(ok=True, answer=_answer_payload(ns[name]))
+            elif kind == "function":
+                fn = ns.get(name)
+                if not callable(fn):
+                    msg.update(ok=False, error=f"NameError: define a function named {name}")
+                    return msg
+                outputs = []
+                for args in cell.get("calls", []):
+                    try:
+                        out = fn(*[np.array(a) if isinstance(a, list) else a for a in args])
+                        outputs.append(_number_payload(out))
+                    except _TimeLimit:
+                        raise
+                    except BaseException as exc:   # the student's function, any error counts
+                        outputs.append({"type": "error", "value": _error(exc)})
+                msg.update(ok=True, outputs=outputs)
+            else:
+                msg.update(ok=True)
+    except BaseException as exc:       # SystemExit, MemoryError, the timer: all are answers
+        msg.update(ok=False, error=_error(exc))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return msg
+
+
+def main():
+    """Read the job, lock the process down, run the cells, report each one."""
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    _set_limits(job["limits"])
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stdout = sys.stderr = _Sink()
+    sys.stdin = open(os.devnull)
+    sys.dont_write_bytecode = True
+    sys.modules["_posixsubprocess"] = None     # makes `import _posixsubprocess` fail
+    _install_guard(job["scratch"], job["read_roots"], job["deny_roots"])
+
+    def send(msg):
+        proto.write(json.dumps(msg) + "\n")
+        proto.flush()
+
+    send({"event": "ready"})
+    ns = {"__name__": "__main__", "__builtins__": __builtins__}
+    seconds = float(job["limits"]["cell_seconds"])
+    for cell in job["cells"]:
+        send({"event": "start", "key": cell["key"]})
+        send(_run_cell(cell, ns, seconds))
+    send({"event": "end"})
+
+
+if __name__ == "__main__":
+    main()

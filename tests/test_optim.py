@@ -95,6 +95,11 @@ OPTIMIZER_CASES = {
                      torch.optim.SGD, dict(lr=0.05, momentum=0.9, dampening=0, nesterov=True)),
     "sgd-momentum-weight-decay": (optim.SGD, dict(lr=0.05, momentum=0.8, weight_decay=1e-2),
                                   torch.optim.SGD, dict(lr=0.05, momentum=0.8, weight_decay=1e-2)),
+    "sgd-weight-decay": (optim.SGD, dict(lr=0.1, weight_decay=1e-2),
+                         torch.optim.SGD, dict(lr=0.1, weight_decay=1e-2)),
+    "sgd-nesterov-weight-decay": (optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
+                                  torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True,
+                                                        weight_decay=1e-2)),
     "adagrad": (optim.Adagrad, dict(lr=0.05), torch.optim.Adagrad, dict(lr=0.05)),
     "adagrad-accumulator-weight-decay": (
         optim.Adagrad, dict(lr=0.05, initial_accumulator_value=0.1, weight_decay=1e-2, eps=1e-6),

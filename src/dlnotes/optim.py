@@ -748,30 +748,11 @@ class Optimizer(ABC):
 # rewritten as a sequence of in-place ufuncs; scalars (Python floats) are precomputed
 # once per step in ``_coefficients`` so they keep the array's dtype (NEP 50).
 
-def _sgd_kernel(x, g, state, tmp, c) -> None:
-    (lr,) = c
-    np.multiply(g, lr, out=tmp)
-    np.subtract(x, tmp, out=x)
+def _blas(dtype: np.dtype) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """BLAS axpy (y <- y + a x) and scal (x <- a x) for the dtype; both update in place."""
+    from scipy.linalg import blas
 
-
-def _momentum_kernel(x, g, state, tmp, c) -> None:
-    lr, rho = c
-    (v,) = state
-    np.multiply(v, rho, out=v)          # v <- rho v + g
-    np.add(v, g, out=v)
-    np.multiply(v, lr, out=tmp)         # x <- x - alpha v
-    np.subtract(x, tmp, out=x)
-
-
-def _nesterov_kernel(x, g, state, tmp, c) -> None:
-    lr, rho = c
-    (v,) = state
-    np.multiply(v, rho, out=v)          # v <- rho v + g
-    np.add(v, g, out=v)
-    np.multiply(g, lr, out=tmp)         # x <- x - alpha (g + rho v)
-    np.subtract(x, tmp, out=x)
-    np.multiply(v, lr * rho, out=tmp)
-    np.subtract(x, tmp, out=x)
+    return (blas.saxpy, blas.sscal) if dtype == np.float32 else (blas.daxpy, blas.dscal)
 
 
 class SGD(Optimizer):
@@ -826,10 +807,34 @@ class SGD(Optimizer):
         return self.weight_decay
 
     @property
-    def _kernel(self):
+    def _kernel(self):  # pragma: no cover - SGD overrides _apply
+        raise AssertionError("SGD updates through BLAS in _apply")
+
+    def _apply(self, x: np.ndarray, g: np.ndarray, state: tuple[np.ndarray, ...], c: tuple) -> None:
+        # NumPy has no fused "x - alpha g": two ufuncs would read and write memory twice.
+        # BLAS axpy does it in one pass, in place (and threads large arrays itself), which is
+        # what torch's add_(g, alpha=-lr) does. Each line below is one pass over memory.
+        axpy, scal = _blas(x.dtype)
+        xf, gf = x.reshape(-1), g.reshape(-1)
+        lr, wd = self.lr, self.weight_decay
         if self.momentum == 0:
-            return _sgd_kernel
-        return _nesterov_kernel if self.nesterov else _momentum_kernel
+            if wd:
+                scal(1.0 - lr * wd, xf)           # x - alpha (g + lambda x), using the old x
+            axpy(gf, xf, a=-lr)
+            return
+        rho = self.momentum
+        vf = state[0].reshape(-1)
+        scal(rho, vf)                             # v <- rho v + (g + lambda x)
+        axpy(gf, vf, a=1.0)
+        if wd:
+            axpy(xf, vf, a=wd)
+        if self.nesterov:                         # x <- x - alpha (g + lambda x + rho v)
+            if wd:
+                scal(1.0 - lr * wd, xf)
+            axpy(gf, xf, a=-lr)
+            axpy(vf, xf, a=-lr * rho)
+        else:                                     # x <- x - alpha v
+            axpy(vf, xf, a=-lr)
 
     def _hyper_repr(self):
         return (f"lr={self.lr:g}, momentum={self.momentum:g}, nesterov={self.nesterov}, "

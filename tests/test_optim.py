@@ -689,3 +689,20 @@ def test_run_rejects_a_factory_that_ignores_its_params():
         optim.run(lambda p: optim.SGD([other]), lambda x: 0.0, lambda x: x, [1.0, 1.0], 3)
     with pytest.raises(TypeError, match="make_optimizer"):
         optim.run(lambda p: None, lambda x: 0.0, lambda x: x, [1.0, 1.0], 3)
+
+
+def test_rmsprop_effective_rate_recovers_after_large_gradients_while_adagrads_does_not():
+    x_r, x_a = np.zeros(3), np.zeros(3)
+    rms, ada = optim.RMSprop([x_r], lr=0.01, beta=0.9), optim.Adagrad([x_a], lr=0.01)
+    for g in [np.full(3, 10.0)] * 20 + [np.full(3, 0.01)] * 200:
+        rms.step([g.copy()])
+        ada.step([g.copy()])
+    # reference: torch's RMSprop keeps square_avg = s; the step divides by sqrt(s) + eps
+    t = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.RMSprop([t], lr=0.01, alpha=0.9, eps=1e-8)
+    for g in [np.full(3, 10.0)] * 20 + [np.full(3, 0.01)] * 200:
+        t.grad = torch.tensor(g)
+        topt.step()
+    s = topt.state[t]["square_avg"].numpy()
+    np.testing.assert_allclose(rms.effective_lr()[0], 0.01 / (np.sqrt(s) + 1e-8), rtol=1e-12)
+    assert rms.effective_lr()[0][0] > 100 * ada.effective_lr()[0][0]

@@ -217,3 +217,38 @@ def test_bad_schedule_arguments_name_the_argument():
         schedules.scale_lr_for_batch_size(0.1, 64, 32, rule="cubic")
     with pytest.raises(ValueError, match="batch_size"):
         schedules.scale_lr_for_batch_size(0.1, 0, 32)
+
+
+@pytest.mark.parametrize("up, down", [(25, None), (10, 40), (1, 1)])
+def test_cyclic_matches_torch_cycliclr_for_300_steps(up, down):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.5)
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.3, step_size_up=up,
+                                              step_size_down=down, mode="triangular",
+                                              cycle_momentum=False)
+    torch_rates = []
+    for _ in range(300):
+        torch_rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    ours = schedules.cyclic(0.01, 0.3, up, down).values(300)
+    np.testing.assert_allclose(ours, torch_rates, rtol=0, atol=1e-15)
+
+
+def test_cyclic_goes_up_then_down_and_repeats():
+    c = schedules.cyclic(0.0, 1.0, 4, 6)
+    assert c(0) == 0.0 and c(4) == pytest.approx(1.0) and c(10) == pytest.approx(0.0)
+    assert c(2) == pytest.approx(0.5) and c(7) == pytest.approx(0.5)
+    np.testing.assert_allclose(c.values(30)[:10], c.values(30)[10:20])
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(min_lr=0.5, max_lr=0.1, step_size_up=3), ValueError, "max_lr"),
+    (dict(min_lr=-0.1, max_lr=0.1, step_size_up=3), ValueError, "min_lr"),
+    (dict(min_lr=0.0, max_lr=0.1, step_size_up=0), ValueError, "step_size_up"),
+    (dict(min_lr=0.0, max_lr=0.1, step_size_up=2.5), TypeError, "step_size_up"),
+    (dict(min_lr=0.0, max_lr=0.1, step_size_up=2, step_size_down=0), ValueError, "step_size_down"),
+])
+def test_cyclic_rejects_bad_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        schedules.cyclic(**kwargs)

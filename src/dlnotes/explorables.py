@@ -126,7 +126,9 @@ class Explorable:
         and returns the list of artists it changed; it must leave the figure exactly as
         ``draw`` would have drawn it for those values. Everything else is drawn once, under
         the returned artists: return an unchanged artist too if a changing one can pass
-        beneath it (a legend, data points).
+        beneath it (a legend, data points, the axes' spines). Axis limits, ticks and axis
+        labels belong to the background and cannot change in ``update``; a title or any
+        ``Text`` artist can.
     controls : list of Control
         One or two controls (one idea per figure).
     alt : str

@@ -135,7 +135,7 @@ def forward_difference_gradient(f: Callable[[np.ndarray], float], x: Any, h: flo
     :func:`numerical_gradient`), for ``x.size + 1`` evaluations of ``f`` instead of
     ``2 * x.size``.
 
-    Chapter: *First-order optimizers* (numerical vs analytic gradients).
+    Chapter: *Gradient descent and its problems* (numerical vs analytic gradients).
 
     Parameters
     ----------
@@ -210,7 +210,7 @@ def finite_difference_study(f: Callable[[np.ndarray], float], grad_f: Callable[[
     backpropagation gets all :math:`D` partial derivatives for a small constant times the
     cost of one.
 
-    Chapter: *First-order optimizers* (numerical vs analytic gradients).
+    Chapter: *Gradient descent and its problems* (numerical vs analytic gradients).
 
     Parameters
     ----------

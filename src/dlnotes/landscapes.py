@@ -1,7 +1,7 @@
 r"""Test functions for optimizers, with gradients and Hessians, and gradient descent on a quadratic in closed form.
 
-Taught in the chapters *The optimization landscape* (ill-conditioning, saddle points, the
-stability bound :math:`\alpha < 2/\lambda_{\max}`) and *First-order optimizers* (the
+Taught in the chapters *Gradient descent and its problems* (ill-conditioning, saddle points, the
+stability bound :math:`\alpha < 2/\lambda_{\max}`) and *Momentum and Nesterov* / *Adaptive learning rates* (the
 optimizer race).
 
 Every function here is a :class:`Landscape`: call it for the value, ``.grad`` for the
@@ -23,6 +23,7 @@ closed form by :func:`gd_on_quadratic`: in the eigenbasis of :math:`A` each coor
 
 from __future__ import annotations
 
+import math
 import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "Landscape", "Quadratic", "ill_conditioned_quadratic", "saddle", "EscapeSaddle",
     "Rosenbrock", "classify_critical_point",
     "GDOnQuadratic", "gd_on_quadratic", "stability_bound", "optimal_lr", "gd_regime",
+    "heavy_ball_parameters", "iteration_matrix", "stability_limit",
 ]
 
 
@@ -121,7 +123,7 @@ class Quadratic(Landscape):
     loss looks like this (second-order Taylor model), which is why the quadratic
     explains ill-conditioning and the step-size bound.
 
-    Chapter: *The optimization landscape*.
+    Chapter: *Gradient descent and its problems*.
 
     Parameters
     ----------
@@ -191,7 +193,7 @@ def ill_conditioned_quadratic(condition_number: float, dim: int = 2, lambda_max:
     (radians); in more dimensions they are a random rotation drawn with ``seed`` (or
     the axes if ``seed`` is None).
 
-    Chapter: *The optimization landscape* (ill-conditioning).
+    Chapter: *Gradient descent and its problems* (ill-conditioning).
 
     Parameters
     ----------
@@ -235,7 +237,7 @@ def saddle() -> Quadratic:
     :math:`y`. Gradient descent started exactly on the :math:`x` axis converges to it; any
     offset in :math:`y` grows by :math:`(1 + 2\alpha)` per step. Unbounded below.
 
-    Chapter: *The optimization landscape* (saddle points).
+    Chapter: *Gradient descent and its problems* (saddle points).
     """
     return Quadratic(np.diag([2.0, -2.0]), name="saddle x^2 - y^2", bounds=((-2, 2), (-2, 2)))
 
@@ -250,7 +252,7 @@ class EscapeSaddle(Landscape):
     has no :math:`y` component, so gradient descent started there never escapes; noise
     or a tiny offset does.
 
-    Chapter: *The optimization landscape* (saddle points); *First-order optimizers* (race).
+    Chapters: *Gradient descent and its problems* (saddle points); *Adaptive learning rates* (the optimizer race).
 
     Attributes
     ----------
@@ -287,7 +289,7 @@ class Rosenbrock(Landscape):
     has condition number about :math:`b(1 + 4a^2)^2` (2508 for the classic :math:`a = 1`,
     :math:`b = 100`). Smaller ``b`` gives a gentler valley for races with few steps.
 
-    Chapter: *First-order optimizers* (the optimizer race).
+    Chapters: *Momentum and Nesterov* (the valley); *Adaptive learning rates* (the optimizer race).
 
     Parameters
     ----------
@@ -325,7 +327,7 @@ def classify_critical_point(hessian: Any, tol: float = 1e-12) -> str:
     ``'saddle'`` (both signs) or ``'degenerate'`` (some :math:`|\lambda_i| \le` ``tol``
     times the largest, and no sign change: the test is inconclusive).
 
-    Chapter: *The optimization landscape*.
+    Chapter: *Gradient descent and its problems*.
 
     Parameters
     ----------
@@ -384,7 +386,7 @@ def gd_on_quadratic(quadratic: Quadratic, x0: Any, lr: float, steps: int) -> GDO
     :math:`|1 - \alpha\lambda_i| < 1`, i.e. :math:`0 < \alpha\lambda_i < 2`; all of them do
     iff :math:`\alpha < 2/\lambda_{\max}` (for a positive definite :math:`A`).
 
-    Chapter: *The optimization landscape* (ill-conditioning, the stability bound).
+    Chapter: *Gradient descent and its problems* (ill-conditioning, the stability bound).
 
     Parameters
     ----------
@@ -423,7 +425,7 @@ def stability_bound(quadratic: Quadratic) -> float:
     For :math:`\alpha < 2/\lambda_{\max}` every eigen-coordinate shrinks; above it the
     stiffest one grows like :math:`|1 - \alpha\lambda_{\max}|^k` and the iterates diverge.
 
-    Chapter: *The optimization landscape* (the stability bound).
+    Chapter: *Gradient descent and its problems* (the stability bound).
     """
     if not isinstance(quadratic, Quadratic):
         raise TypeError(f"quadratic must be a dlnotes.landscapes.Quadratic, got {type(quadratic).__name__}")
@@ -441,7 +443,7 @@ def optimal_lr(quadratic: Quadratic) -> tuple[float, float]:
     :math:`(\kappa - 1)/(\kappa + 1)`, which tends to 1 as the condition number
     :math:`\kappa` grows. Returns ``(alpha_star, rate)``.
 
-    Chapter: *The optimization landscape* (ill-conditioning).
+    Chapter: *Gradient descent and its problems* (ill-conditioning).
     """
     stability_bound(quadratic)  # the same requirement: positive definite
     lo, hi = float(quadratic.eigenvalues[0]), float(quadratic.eigenvalues[-1])
@@ -460,7 +462,7 @@ def gd_regime(lr: float, eigenvalue: float) -> str:
     * ``'bouncing'``: :math:`\alpha\lambda = 2`, flips forever at the same size;
     * ``'diverging'``: :math:`\alpha\lambda > 2`, flips and grows.
 
-    Chapter: *The optimization landscape* (the regimes of :math:`\alpha\lambda`).
+    Chapter: *Gradient descent and its problems* (the regimes of :math:`\alpha\lambda`).
     """
     lr = as_scalar(lr, "lr", low=0.0)
     lam = as_scalar(eigenvalue, "eigenvalue")
@@ -478,3 +480,60 @@ def gd_regime(lr: float, eigenvalue: float) -> str:
     if r == 2:
         return "bouncing"
     return "diverging"
+
+
+# ----------------------------------------------- momentum on a quadratic (heavy ball)
+
+def heavy_ball_parameters(lam_min: float, lam_max: float) -> tuple[float, float, float]:
+    r"""Polyak's best fixed :math:`(\alpha, \rho)` for momentum on a quadratic, and its rate.
+
+    For eigenvalues in :math:`[\mu, L]`, :math:`\alpha = 4/(\sqrt L + \sqrt\mu)^2` and
+    :math:`\rho = \big((\sqrt\kappa - 1)/(\sqrt\kappa + 1)\big)^2` with :math:`\kappa = L/\mu`;
+    the error then shrinks like :math:`r^t` with :math:`r = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)`
+    (Polyak 1964), against :math:`(\kappa - 1)/(\kappa + 1)` for the best gradient descent.
+    The parameters are those of the gradient-sum form (:func:`dlnotes.optim.momentum_step`,
+    ``torch.optim.SGD(lr=alpha, momentum=rho)``).
+
+    Returns ``(alpha, rho, rate)``.
+    """
+    mu = as_scalar(lam_min, "lam_min", low=0.0, low_open=True)
+    big = as_scalar(lam_max, "lam_max", low=0.0, low_open=True)
+    if mu > big:
+        raise ValueError(f"need 0 < lam_min <= lam_max, got lam_min={mu:g} > lam_max={big:g}")
+    sk = math.sqrt(big / mu)
+    rate = (sk - 1.0) / (sk + 1.0)
+    return 4.0 / (math.sqrt(big) + math.sqrt(mu)) ** 2, rate ** 2, rate
+
+
+def iteration_matrix(h: float, rho: float, nesterov: bool = False) -> np.ndarray:
+    r"""The 2-by-2 matrix that advances :math:`(x_t, x_{t-1})` on :math:`f(x) = \tfrac12\lambda x^2`, with :math:`h = \alpha\lambda`.
+
+    Momentum (heavy ball): :math:`x_{t+1} = x_t - h x_t + \rho(x_t - x_{t-1})`. Nesterov:
+    :math:`x_{t+1} = (1 - h)\big(x_t + \rho(x_t - x_{t-1})\big)` (the look-ahead form with
+    :math:`v_t = x_t - x_{t-1}`). The method is stable iff both eigenvalues lie inside the
+    unit circle.
+    """
+    h = as_scalar(h, "h", low=0.0)
+    rho = as_scalar(rho, "rho", low=0.0, high=1.0)
+    if nesterov:
+        return np.array([[(1.0 - h) * (1.0 + rho), -(1.0 - h) * rho], [1.0, 0.0]])
+    return np.array([[1.0 + rho - h, -rho], [1.0, 0.0]])
+
+
+def stability_limit(rho: float, nesterov: bool = False) -> float:
+    r"""The largest :math:`h = \alpha\lambda` for which momentum (or Nesterov) converges on a quadratic, by bisection.
+
+    Computed from the spectral radius of :func:`iteration_matrix`; the closed forms are
+    :math:`2(1+\rho)` for momentum and :math:`2(1+\rho)/(1+2\rho)` for Nesterov (both 2
+    at :math:`\rho = 0`, gradient descent's bound).
+    """
+    rho = as_scalar(rho, "rho", low=0.0, high=1.0)
+
+    def stable(h):
+        return np.max(np.abs(np.linalg.eigvals(iteration_matrix(h, rho, nesterov)))) < 1.0
+
+    lo, hi = 1e-9, 10.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if stable(mid) else (lo, mid)
+    return lo

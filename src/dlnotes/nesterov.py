@@ -1,6 +1,6 @@
 r"""Nesterov momentum rederived by a change of variables, every step checked by SymPy.
 
-Taught in the chapter *First-order optimizers* (Nesterov momentum, **worked**).
+Taught in the chapter *Momentum and Nesterov* (the worked rederivation).
 
 The look-ahead form (Sutskever et al. 2013) needs the gradient at :math:`x_t + \rho v_t`:
 
@@ -253,7 +253,7 @@ def verify_derivation(steps: tuple[DerivationStep, ...] | None = None) -> tuple[
     The first step is the definition and is checked only for being solvable. Returns one
     :class:`StepCheck` per step; the derivation is correct when all are ``ok``.
 
-    Chapter: *First-order optimizers* (Nesterov momentum, worked).
+    Chapter: *Momentum and Nesterov* (the worked rederivation).
     """
     steps = DERIVATION if steps is None else tuple(steps)
     if not steps:
@@ -316,7 +316,7 @@ def compare_forms(grad: Callable[[np.ndarray], Any], x0: Any, lr: float, momentu
     The look-ahead form uses :func:`dlnotes.optim.nesterov_lookahead_step`, the rearranged
     one :func:`dlnotes.optim.nesterov_step` from :math:`\tilde x_0 = x_0 + \rho v_0 = x_0`.
 
-    Chapter: *First-order optimizers* (Nesterov momentum, worked).
+    Chapter: *Momentum and Nesterov* (the worked rederivation).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
-r"""First-order optimizers: update rules, stateful optimizers and a trajectory runner.
+r"""Optimizers: update rules, stateful optimizers and a trajectory runner.
 
-Taught in the chapters *First-order optimizers* (SGD, momentum, Nesterov, AdaGrad,
-RMSProp, Adam, AdamW) and *The optimization landscape* (runs on test functions).
+Taught in the chapters *Gradient descent and its problems* (GD, SGD, minibatches), *Momentum and Nesterov* (both
+momentum forms, Nesterov) and *Adaptive learning rates* (AdaGrad, RMSProp, Adam, AdamW).
 
 Three layers, each tested against ``torch.optim``:
 
@@ -121,7 +121,7 @@ def gd_step(x: Any, grad: Any, lr: float) -> np.ndarray:
     :math:`g_t`: the gradient of the mean loss over all :math:`N` samples, of one
     sample's loss, or of the mean over a minibatch of :math:`B` samples.
 
-    Chapter: *First-order optimizers*.
+    Chapter: *Gradient descent and its problems*.
 
     Parameters
     ----------
@@ -149,7 +149,7 @@ def momentum_step(x: Any, v: Any, grad: Any, lr: float, momentum: float) -> tupl
     :math:`v^{\text{vel}} = -\alpha v` (see :func:`velocity_from_buffer`), as long as
     :math:`\alpha` is constant.
 
-    Chapter: *First-order optimizers*.
+    Chapter: *Momentum and Nesterov*.
 
     Parameters
     ----------
@@ -181,7 +181,7 @@ def momentum_velocity_step(x: Any, v: Any, grad: Any, lr: float,
     velocity keeps the rates it was built with; in the gradient-sum form a new
     :math:`\alpha` rescales the whole accumulated buffer at once.
 
-    Chapter: *First-order optimizers*.
+    Chapter: *Momentum and Nesterov*.
 
     Parameters
     ----------
@@ -222,7 +222,7 @@ def nesterov_lookahead_step(x: Any, v: Any, grad_f: Callable[[np.ndarray], Any],
     the same method after the change of variables :math:`\tilde x = x + \rho v`
     (derived and checked in :mod:`dlnotes.nesterov`).
 
-    Chapter: *First-order optimizers* (Nesterov momentum).
+    Chapter: *Momentum and Nesterov*.
 
     Parameters
     ----------
@@ -259,7 +259,7 @@ def nesterov_step(x_tilde: Any, v: Any, grad: Any, lr: float,
     In ``torch.optim.SGD(nesterov=True)``'s units :math:`b = -v/\alpha` it is
     :math:`b_{t+1} = \rho b_t + g`, :math:`\tilde x_{t+1} = \tilde x_t - \alpha(g + \rho b_{t+1})`.
 
-    Chapter: *First-order optimizers* (Nesterov momentum, worked rederivation).
+    Chapter: *Momentum and Nesterov* (the worked rederivation).
 
     Parameters
     ----------
@@ -291,7 +291,7 @@ def adagrad_step(x: Any, s: Any, grad: Any, lr: float, eps: float = 1e-10) -> tu
     Same as ``torch.optim.Adagrad(lr, eps=eps)`` with ``lr_decay=0`` and
     ``initial_accumulator_value`` equal to the starting :math:`s`.
 
-    Chapter: *First-order optimizers* (AdaGrad).
+    Chapter: *Adaptive learning rates* (AdaGrad).
 
     Parameters
     ----------
@@ -321,7 +321,7 @@ def rmsprop_step(x: Any, s: Any, grad: Any, lr: float, beta: float = 0.99,
     gradients are forgotten and the rates stop shrinking. Same as
     ``torch.optim.RMSprop(lr, alpha=beta, eps=eps)`` (``momentum=0, centered=False``).
 
-    Chapter: *First-order optimizers* (RMSProp).
+    Chapter: *Adaptive learning rates* (RMSProp).
 
     Parameters
     ----------
@@ -363,7 +363,7 @@ def adam_step(x: Any, m: Any, s: Any, grad: Any, t: int, lr: float = 1e-3,
     decay then passes through :math:`1/\sqrt{\hat s}`, so weights with large gradients
     are decayed less; :func:`adamw_step` decouples it.
 
-    Chapter: *First-order optimizers* (Adam).
+    Chapter: *Adaptive learning rates* (Adam).
 
     Parameters
     ----------
@@ -414,7 +414,7 @@ def adamw_step(x: Any, m: Any, s: Any, grad: Any, t: int, lr: float = 1e-3,
     write the shrinkage as :math:`\eta_t\lambda'` with a schedule multiplier
     :math:`\eta_t`; PyTorch's (and our) :math:`\lambda` is their :math:`\lambda'/\alpha`.
 
-    Chapter: *First-order optimizers* (AdamW and L2 regularization).
+    Chapter: *Adaptive learning rates* (AdamW and L2 regularization).
 
     Parameters
     ----------
@@ -450,7 +450,7 @@ def minibatch_gradient_variance(per_sample_grads: Any, batch_size: int) -> float
     :math:`(N-B)/(N-1)` makes it exactly 0 for the full batch): a batch 4 times larger
     halves the noise's standard deviation, at 4 times the cost.
 
-    Chapter: *First-order optimizers* (GD vs SGD vs minibatch SGD).
+    Chapter: *Gradient descent and its problems* (GD vs SGD vs minibatch SGD).
 
     Parameters
     ----------
@@ -485,7 +485,7 @@ def adam_first_step(grad: Any, lr: float = 1e-3, betas: tuple[float, float] = (0
     step is :math:`-\alpha (1-\beta_1) g / (\sqrt{1-\beta_2}\,|g| + \varepsilon)`, about
     :math:`(1-\beta_1)/\sqrt{1-\beta_2}` times longer (3.16 for the defaults).
 
-    Chapter: *First-order optimizers* (Adam's bias correction).
+    Chapter: *Adaptive learning rates* (Adam's bias correction).
 
     Parameters
     ----------
@@ -513,7 +513,7 @@ def adam_uncorrected_step_factor(t: Any, betas: tuple[float, float] = (0.9, 0.99
     :math:`t = 12`, is still 1.26 at :math:`t = 1000` and comes within 1% of 1 only after
     about 3900 steps, because :math:`\beta_2` forgets far more slowly than :math:`\beta_1`.
 
-    Chapter: *First-order optimizers* (Adam's bias correction).
+    Chapter: *Adaptive learning rates* (Adam's bias correction).
 
     Parameters
     ----------
@@ -770,7 +770,7 @@ class SGD(Optimizer):
     is a sum of gradients, changing ``lr`` rescales past momentum immediately (as in
     torch); the velocity form would not.
 
-    Chapter: *First-order optimizers*.
+    Chapters: *Gradient descent and its problems*; *Momentum and Nesterov*.
 
     Parameters
     ----------
@@ -861,7 +861,7 @@ class Adagrad(Optimizer):
     ``lr_decay=k`` is the 1/t schedule :math:`\alpha_t = \alpha / (1 + k t)`
     (:func:`dlnotes.schedules.inverse_time`) applied to ``lr``; we keep schedules separate.
 
-    Chapter: *First-order optimizers* (AdaGrad).
+    Chapter: *Adaptive learning rates* (AdaGrad).
 
     Parameters
     ----------
@@ -928,7 +928,7 @@ class RMSprop(Optimizer):
     momentum=0, centered=False)``; ``state[i]['s']`` is torch's ``square_avg``. Torch's
     momentum and centred variants are not implemented.
 
-    Chapter: *First-order optimizers* (RMSProp).
+    Chapter: *Adaptive learning rates* (RMSProp).
 
     Parameters
     ----------
@@ -962,6 +962,14 @@ class RMSprop(Optimizer):
         return self.weight_decay
 
     _kernel = staticmethod(_rmsprop_kernel)
+
+    def effective_lr(self) -> list[np.ndarray]:
+        r"""Per-coordinate learning rates :math:`\alpha / (\sqrt{s_t} + \varepsilon)` of the next step.
+
+        Unlike AdaGrad's, they can grow again when recent gradients are small: :math:`s_t`
+        forgets old gradients at rate :math:`\beta`. Returns one array per parameter array.
+        """
+        return [self.lr / (np.sqrt(st["s"]) + self.eps) for st in self.state]
 
     def _hyper_repr(self):
         return (f"lr={self.lr:g}, beta={self.beta:g}, eps={self.eps:g}, "
@@ -1009,7 +1017,7 @@ class Adam(Optimizer):
     :math:`x_t = x_{t-1} - \frac{\alpha\sqrt{1-\beta_2^t}}{1-\beta_1^t}\,
     \frac{m_t}{\sqrt{s_t} + \varepsilon\sqrt{1-\beta_2^t}}`, which is the same number.
 
-    Chapter: *First-order optimizers* (Adam).
+    Chapter: *Adaptive learning rates* (Adam).
 
     Parameters
     ----------
@@ -1067,7 +1075,7 @@ class AdamW(Adam):
     Adam update. Loshchilov & Hutter's :math:`\lambda'` (with schedule multiplier
     :math:`\eta_t`) is :math:`\alpha\lambda` here.
 
-    Chapter: *First-order optimizers* (AdamW vs L2 in the loss).
+    Chapter: *Adaptive learning rates* (AdamW vs L2 in the loss).
 
     Parameters
     ----------
@@ -1141,7 +1149,7 @@ def run(make_optimizer: Callable[[list[np.ndarray]], Optimizer], f: Callable[[np
         schedule: Callable[[int], float] | None = None) -> Trajectory:
     r"""Run an optimizer on a function from ``x0`` and record the trajectory.
 
-    Chapter: *First-order optimizers* (the optimizer race).
+    Chapters: *Momentum and Nesterov* and *Adaptive learning rates* (trajectories, the optimizer race).
 
     Parameters
     ----------
@@ -1175,6 +1183,14 @@ def run(make_optimizer: Callable[[list[np.ndarray]], Optimizer], f: Callable[[np
     if len(opt.params) != 1 or opt.params[0] is not x:
         raise ValueError("make_optimizer must build the optimizer on the list it is given")
     d = x.size
+    from .landscapes import Landscape
+
+    if isinstance(f, Landscape) and getattr(grad_f, "__self__", None) is f and grad_f.__func__ is Landscape.grad:
+        if d != f.dim:
+            raise ValueError(f"x0 must have shape ({f.dim},) for this {f.dim}-D function, got ({d},)")
+        # x0 was checked above and every later x is our own iterate: skip the per-call checks
+        # (they were most of the cost of a run on a 2-D test function)
+        f, grad_f = f._value, f._grad
     xs = np.full((steps + 1, d), np.nan)
     losses = np.full(steps + 1, np.nan)
     gnorms = np.full(steps + 1, np.nan)
@@ -1204,7 +1220,7 @@ def race(optimizers: Mapping[str, Callable[[list[np.ndarray]], Optimizer]],
          schedule: Callable[[int], float] | None = None) -> dict[str, Trajectory]:
     """Run several optimizers from the same start: ``{name: run(make, f, grad_f, x0, steps)}``.
 
-    Chapter: *First-order optimizers* (the optimizer race).
+    Chapters: *Momentum and Nesterov* and *Adaptive learning rates* (trajectories, the optimizer race).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 r"""Learning-rate schedules: :math:`t \mapsto \alpha_t`, and the batch-size scaling rule.
 
-Taught in the chapter *First-order optimizers* (learning-rate schedules).
+Taught in the chapter *Learning-rate schedules*.
 
 A schedule is a function of the step counter :math:`t = 0, 1, 2, \dots` (the number of
 optimizer steps already taken) returning the learning rate of step :math:`t`. Every
@@ -31,7 +31,7 @@ from ._validation import as_scalar
 
 __all__ = [
     "Schedule", "constant", "step_decay", "multistep", "exponential", "inverse_time",
-    "inverse_sqrt", "cosine", "linear", "cosine_warm_restarts", "warmup",
+    "inverse_sqrt", "cosine", "linear", "cosine_warm_restarts", "cyclic", "warmup",
     "scale_lr_for_batch_size",
 ]
 
@@ -79,7 +79,7 @@ class Schedule:
 
 
 def constant(lr: float) -> Schedule:
-    r"""Constant rate, :math:`\alpha_t = \alpha`. Chapter: *First-order optimizers*."""
+    r"""Constant rate, :math:`\alpha_t = \alpha`. Chapter: *Learning-rate schedules*."""
     lr = _lr(lr)
     return Schedule(lambda t: lr, lr, f"constant {lr:g}")
 
@@ -89,7 +89,7 @@ def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
 
     Equals ``torch.optim.lr_scheduler.StepLR(step_size=T, gamma=gamma)``.
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -112,7 +112,7 @@ def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sched
 
     Equals ``torch.optim.lr_scheduler.MultiStepLR(milestones, gamma)``.
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -136,7 +136,7 @@ def exponential(lr: float, gamma: float) -> Schedule:
 
     Equals ``torch.optim.lr_scheduler.ExponentialLR(gamma)``.
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -155,7 +155,7 @@ def inverse_time(lr: float, decay: float) -> Schedule:
     :math:`\sum\alpha_t^2 < \infty`). ``torch.optim.Adagrad(lr_decay=k)`` uses exactly
     this rate; with any optimizer it is ``LambdaLR(lambda t: 1 / (1 + k * t))``.
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -176,7 +176,7 @@ def inverse_sqrt(lr: float, timescale: float = 1.0) -> Schedule:
     :math:`\alpha\sqrt{W/t}` for :math:`t \ge W`, the rate of Vaswani et al. (2017) up to
     the constant. With torch: ``LambdaLR(lambda t: 1 / math.sqrt(1 + t / tau))``.
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ def cosine(lr: float, total_steps: int, min_lr: float = 0.0) -> Schedule:
     :math:`\alpha_{\min}`; torch's formula keeps going and climbs back up (period
     :math:`2T`), which is never what one wants.
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -224,7 +224,7 @@ def linear(lr: float, total_steps: int, start_factor: float = 1.0, end_factor: f
     Equals ``torch.optim.lr_scheduler.LinearLR(start_factor=s, end_factor=e,
     total_iters=T)`` (torch needs :math:`s > 0`).
 
-    Chapter: *First-order optimizers* (learning-rate schedules).
+    Chapter: *Learning-rate schedules*.
 
     Parameters
     ----------
@@ -251,7 +251,7 @@ def cosine_warm_restarts(lr: float, period: int, period_mult: int = 1, min_lr: f
     ensembles save a model at the end of each cycle. Equals
     ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)``.
 
-    Chapter: *First-order optimizers* (cyclic schedules and warm restarts).
+    Chapter: *Learning-rate schedules* (cyclic schedules and warm restarts).
 
     Parameters
     ----------
@@ -281,6 +281,53 @@ def cosine_warm_restarts(lr: float, period: int, period_mult: int = 1, min_lr: f
     return Schedule(fn, lr, f"cosine restarts: {lr:g} -> {lo:g}, period {t0} x {mult}^cycle")
 
 
+def cyclic(min_lr: float, max_lr: float, step_size_up: int,
+           step_size_down: int | None = None) -> Schedule:
+    r"""Triangular cyclic rate: linear from :math:`\alpha_{\min}` up to :math:`\alpha_{\max}` over :math:`s_\uparrow` steps, back down over :math:`s_\downarrow`, repeated.
+
+    With cycle length :math:`C = s_\uparrow + s_\downarrow` and position
+    :math:`u = (t \bmod C)/C`,
+
+    .. math::
+
+        \alpha_t = \alpha_{\min} + (\alpha_{\max} - \alpha_{\min})
+        \begin{cases} u / r & u \le r \\ (1 - u)/(1 - r) & u > r \end{cases},
+        \qquad r = s_\uparrow / C .
+
+    Smith (2017): sweeping the rate up and down each cycle lets training leave sharp
+    regions and removes most of the need to tune a decay. Equals
+    ``torch.optim.lr_scheduler.CyclicLR(opt, base_lr=min_lr, max_lr=max_lr,
+    step_size_up=..., step_size_down=..., mode="triangular", cycle_momentum=False)``.
+
+    Chapter: *Learning-rate schedules* (cyclic schedules and warm restarts).
+
+    Parameters
+    ----------
+    min_lr : float >= 0
+        :math:`\alpha_{\min}`, the rate at the start and end of every cycle (torch's ``base_lr``).
+    max_lr : float >= min_lr
+        :math:`\alpha_{\max}`, reached after ``step_size_up`` steps.
+    step_size_up : int >= 1
+    step_size_down : int >= 1, optional
+        Defaults to ``step_size_up`` (a symmetric triangle).
+    """
+    lo = _lr(min_lr, "min_lr")
+    hi = as_scalar(max_lr, "max_lr", low=lo)
+    up = _count(step_size_up, "step_size_up")
+    down = up if step_size_down is None else _count(step_size_down, "step_size_down")
+    total = float(up + down)
+    ratio = up / total
+
+    def fn(t: int) -> float:
+        # the same arithmetic as torch's CyclicLR, so the two agree to the last bit
+        cycle = math.floor(1 + t / total)
+        x = 1.0 + t / total - cycle
+        scale = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+        return lo + (hi - lo) * scale
+
+    return Schedule(fn, hi, f"triangular cyclic: {lo:g} <-> {hi:g}, up {up}, down {down} steps")
+
+
 def warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 0.0) -> Schedule:
     r"""Linear warm-up before any schedule: :math:`\alpha_t = \alpha_0\bigl(s + (1 - s)\,t/W\bigr)` for :math:`t < W`, then the schedule shifted by :math:`W`.
 
@@ -290,7 +337,7 @@ def warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 0.0) -> 
     ``SequentialLR([LinearLR(start_factor=s, total_iters=W), <schedule>],
     milestones=[W])`` (torch needs :math:`s > 0`; a ``LambdaLR`` does :math:`s = 0`).
 
-    Chapter: *First-order optimizers* (warm-up).
+    Chapter: *Learning-rate schedules* (warm-up).
 
     Parameters
     ----------
@@ -322,7 +369,7 @@ def scale_lr_for_batch_size(lr: float, batch_size: int, base_batch_size: int,
     :math:`\alpha` go. The square-root rule (Krizhevsky 2014; often used for Adam) keeps
     the noise of the update the same instead. Large rates usually need a warm-up.
 
-    Chapter: *First-order optimizers* (the batch-size scaling rule).
+    Chapter: *Learning-rate schedules* (the batch-size scaling rule).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 r"""Small NumPy classifiers and a deterministic minibatch training loop, for comparing optimizers on real data.
 
-Taught in the chapter *First-order optimizers* (training a classifier with each optimizer,
+Taught in the chapters *Gradient descent and its problems* (batch sizes), *Adaptive learning rates* (training a classifier with each optimizer,
 minibatch noise, schedules) and used by the tuning recipe of *Transfer learning and
 practical training*.
 
@@ -126,7 +126,7 @@ class SoftmaxRegression(Classifier):
     ``seed``, ``b`` of shape (k,) zero; ``params = [W, b]``. The loss is convex in
     :math:`(W, b)`.
 
-    Chapter: *First-order optimizers* (a convex problem to compare optimizers on).
+    Chapters: *Gradient descent and its problems*, *Adaptive learning rates*, *Learning-rate schedules* (a convex problem to compare optimizers on).
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ class MLP(Classifier):
     :math:`g = 2` for ReLU (He) and 1 for tanh (LeCun/Xavier),
     :math:`W_2 \sim \mathcal N(0, 1/H)`, biases zero. ``params = [W1, b1, W2, b2]``.
 
-    Chapter: *First-order optimizers* (training a small network on digits).
+    Chapters: *Gradient descent and its problems*, *Adaptive learning rates*, *Learning-rate schedules* (training a small network on digits).
 
     Parameters
     ----------
@@ -281,7 +281,7 @@ def train(model: Classifier, optimizer: Optimizer, data: Dataset, *, epochs: int
     loss. With ``schedule``, the optimizer's rate is set to ``schedule(t)`` before step
     ``t`` (counted over the whole run).
 
-    Chapter: *First-order optimizers* (training a classifier).
+    Chapters: *Gradient descent and its problems*, *Adaptive learning rates*, *Learning-rate schedules* (training a classifier).
 
     Parameters
     ----------
@@ -381,7 +381,7 @@ def compare_optimizers(make_model: Callable[[], Classifier],
                        progress: bool = True) -> dict[str, History]:
     """Train a fresh copy of the same model with each optimizer, on the same minibatches.
 
-    Chapter: *First-order optimizers* (comparing optimizers on digits).
+    Chapters: *Gradient descent and its problems*, *Adaptive learning rates*, *Learning-rate schedules* (comparing optimizers on digits).
 
     Parameters
     ----------

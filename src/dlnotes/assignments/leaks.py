@@ -116,8 +116,12 @@ def number_tokens(x: float) -> set[str]:
 
 
 def _public_text(inst: bank.ExerciseInstance) -> str:
+    # A code question's first test input is printed in the student's form-check cell, so its
+    # numbers are public: an answer to another question that happens to equal one of them
+    # is not revealed by it.
+    shown = repr(inst.tests[0][0]) if inst.answer_type == "code" and inst.tests else ""
     return "\n".join([inst.prompt, *(inst.choices or {}).values(), inst.starter or "",
-                      inst.title])
+                      inst.title, shown])
 
 
 def secrets_for(instances: Iterable[bank.ExerciseInstance], keys: Iterable[str],

@@ -10,26 +10,15 @@ size of its self-contained HTML (all frames).
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 import statistics
 import time
 
-import dlnotes.figures
-
-
-def explorables():
-    for mod in pkgutil.iter_modules(dlnotes.figures.__path__):
-        module = importlib.import_module(f"dlnotes.figures.{mod.name}")
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.endswith("_explorable") and fn.__module__ == module.__name__:
-                yield f"{mod.name}.{name}", fn
+from dlnotes.figures import book_explorables
 
 
 def main() -> None:
     rows = []
-    for name, make in explorables():
+    for name, make in book_explorables().items():
         ex = make()
         states = ex.states()
         t0 = time.perf_counter()

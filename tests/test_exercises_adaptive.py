@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -24,14 +23,6 @@ def one_torch_thread():
     torch.set_num_threads(old)
 
 
-def _wrong_answer(inst):
-    if inst.answer_type == "numeric":
-        return (np.asarray(inst.solution, dtype=float) * 1.1 + 0.5).tolist()
-    if inst.answer_type == "choice":
-        return next(k for k in inst.choices if k != inst.solution)
-    return inst.starter
-
-
 def _feed(make, grads, x0):
     """Run a torch optimizer on given gradients; return the final parameter, the optimizer and the tensor."""
     p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
@@ -47,22 +38,6 @@ def test_the_chapter_has_the_exercises_the_brief_asks_for():
     assert {exercises.get(i).answer_type for i in IDS} == {"numeric", "choice", "code"}
     assert {"adaptive.adagrad-steps", "adaptive.rmsprop-steps", "adaptive.adam-bias-correction",
             "adaptive.adamw-vs-l2", "adaptive.adam-code"} <= set(IDS)
-
-
-@pytest.mark.parametrize("ex_id", IDS)
-def test_same_seed_same_exercise_and_seeds_vary_it(ex_id):
-    ex = exercises.get(ex_id)
-    assert json.dumps(ex(3).to_dict(), sort_keys=True) == json.dumps(ex(3).to_dict(), sort_keys=True)
-    assert len({json.dumps(ex(s).params, sort_keys=True) for s in range(8)}) >= 3
-
-
-@pytest.mark.parametrize("ex_id", IDS)
-def test_solution_passes_and_a_wrong_answer_fails(ex_id):
-    for seed in SEEDS:
-        inst = exercises.get(ex_id)(seed)
-        assert inst.check(inst.solution).correct, seed
-        assert not inst.check(_wrong_answer(inst)).correct, seed
-        assert inst.explanation and inst.prompt
 
 
 # ------------------------------------------------------------------ against torch.optim

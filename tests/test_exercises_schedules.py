@@ -4,11 +4,9 @@ that produced it."""
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from torch.optim import lr_scheduler as L
@@ -18,14 +16,6 @@ from dlnotes import exercises
 CHAPTER = "schedules"
 IDS = [e.id for e in exercises.for_chapter(CHAPTER)]
 SEEDS = range(6)
-
-
-def _wrong(inst):
-    if inst.answer_type == "numeric":
-        return (np.asarray(inst.solution, dtype=float) * 1.1 + 0.5).tolist()
-    if inst.answer_type == "choice":
-        return next(k for k in inst.choices if k != inst.solution)
-    return inst.starter
 
 
 def _torch_rate(make, t, lr):
@@ -54,21 +44,6 @@ def test_the_chapter_has_at_least_five_exercises_with_valid_metadata():
     assert {e.answer_type for e in exercises.for_chapter(CHAPTER)} == {"numeric", "code"}
     for e in exercises.for_chapter(CHAPTER):
         assert e.id.startswith(CHAPTER + ".") and e.points > 0
-
-
-@pytest.mark.parametrize("ex_id", IDS)
-def test_same_seed_same_exercise_and_seeds_vary_it(ex_id):
-    ex = exercises.get(ex_id)
-    assert json.dumps(ex(5).to_dict(), sort_keys=True) == json.dumps(ex(5).to_dict(), sort_keys=True)
-    assert len({json.dumps(ex(s).params, sort_keys=True) for s in range(8)}) >= 3
-
-
-@pytest.mark.parametrize("ex_id", IDS)
-def test_solution_passes_and_a_wrong_answer_fails(ex_id):
-    for seed in SEEDS:
-        inst = exercises.get(ex_id)(seed)
-        assert inst.check(inst.solution).correct, seed
-        assert not inst.check(_wrong(inst)).correct, seed
 
 
 @pytest.mark.parametrize("seed", SEEDS)

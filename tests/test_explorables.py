@@ -7,15 +7,14 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from dlnotes import explorables
 from dlnotes.explorables import Control, Explorable
-from dlnotes.figures import Table
+from dlnotes.figures import Table, book_explorables
 from dlnotes.figures import losses as loss_figs
 from dlnotes.figures import regularization as reg_figs
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from figure_checks import PNG, assert_axes_labelled, pixels  # noqa: E402 (tests/ helper)
 
 
 def _line_explorable(calls=None, two=False):
@@ -159,35 +158,38 @@ def test_bad_explorables_are_rejected():
 
 # ------------------------------------------------------------- the book's figures
 
-BOOK_EXPLORABLES = [loss_figs.huber_outlier_explorable, loss_figs.true_class_score_explorable,
-                    reg_figs.lambda_explorable]
+BOOK_EXPLORABLES = book_explorables()          # every chapter's, found by name
 BOOK_FIGURES = [loss_figs.regression_losses, loss_figs.log_cosh_regimes, loss_figs.margin_losses,
                 loss_figs.kl_asymmetry, loss_figs.likelihood_ratio_convergence,
                 reg_figs.penalty_shapes, reg_figs.regularization_paths,
                 lambda: reg_figs.validation_curve()[1]]
 
 
-def _assert_axes_labelled(fig: Figure):
-    for ax in fig.axes:
-        assert ax.get_xlabel(), f"an axis without an x label in {fig}"
-        shared = ax.get_shared_y_axes().get_siblings(ax)
-        assert any(a.get_ylabel() for a in shared) or not ax.get_yticks().size, \
-            "an axis without a y label"
+def test_every_chapter_with_figures_has_an_explorable():
+    chapters = {name.split(".")[0] for name in BOOK_EXPLORABLES}
+    assert {"losses", "regularization", "gradient_descent", "momentum", "adaptive",
+            "schedules"} <= chapters
 
 
-@pytest.mark.parametrize("make", BOOK_EXPLORABLES, ids=lambda f: f.__name__)
-def test_book_explorables_have_labelled_axes_alt_text_and_at_most_two_controls(make):
+@pytest.mark.parametrize("make", BOOK_EXPLORABLES.values(), ids=BOOK_EXPLORABLES.keys())
+def test_book_explorables_have_labelled_axes_alt_text_a_caption_and_at_most_two_controls(make):
     ex = make()
-    assert 1 <= len(ex.controls) <= 2 and len(ex.alt) > 40
+    assert 1 <= len(ex.controls) <= 2 and len(ex.alt) > 40 and ex.caption
     png = ex.render()
     assert png.startswith(PNG)
-    _assert_axes_labelled(ex._fig)
+    assert_axes_labelled(ex._fig)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", BOOK_EXPLORABLES.values(), ids=BOOK_EXPLORABLES.keys())
+def test_book_explorables_html_stays_small(make):
+    assert len(make().to_html()) < 1.5 * 1024 * 1024
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("make", BOOK_FIGURES, ids=lambda f: getattr(f, "__name__", "fig"))
 def test_book_figures_have_labelled_axes(make):
-    _assert_axes_labelled(make())
+    assert_axes_labelled(make())
 
 
 def test_outlier_figure_shows_the_mean_running_away_and_the_others_staying():
@@ -212,14 +214,7 @@ def test_table_renders_markdown_and_html_and_checks_its_shape():
         Table(["a"], [[1, 2]])
 
 
-def _pixels(png: bytes) -> np.ndarray:
-    import io
-
-    from PIL import Image
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
-
-
-@pytest.mark.parametrize("make", BOOK_EXPLORABLES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("make", BOOK_EXPLORABLES.values(), ids=BOOK_EXPLORABLES.keys())
 def test_fast_updates_draw_the_same_picture_as_a_full_redraw(make):
     fast = make()
     states = fast.states()
@@ -227,11 +222,11 @@ def test_fast_updates_draw_the_same_picture_as_a_full_redraw(make):
     fast.render(**picks[0])
     assert fast._update is not None, "this explorable should use the fast update path"
     for s in picks[1:]:
-        blitted = _pixels(fast.render(**s))
+        blitted = pixels(fast.render(**s))
         fresh = make()
         fresh.render(**picks[0])           # the same frozen layout
         fresh._update = None
-        full = _pixels(fresh.render(**s))
+        full = pixels(fresh.render(**s))
         diff = np.abs(blitted - full)
         # antialiased edges of moved artists may differ by a few levels; nothing else may
         assert diff.max() <= 64 and (diff > 8).mean() < 1e-3, (s, diff.max(), (diff > 8).mean())

@@ -6,18 +6,16 @@ fast path and the axes' labels.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
 
 from dlnotes import explorables, optim
 from dlnotes.figures import adaptive as figs
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from figure_checks import assert_axes_labelled  # tests/ helper
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -26,19 +24,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-def _assert_axes_labelled(fig: Figure):
-    for ax in fig.axes:
-        assert ax.get_xlabel(), f"an axis without an x label in {fig}"
-        shared = ax.get_shared_y_axes().get_siblings(ax)
-        assert any(a.get_ylabel() for a in shared) or not ax.get_yticks().size, \
-            "an axis without a y label"
-
-
-def _pixels(png: bytes) -> np.ndarray:
-    from PIL import Image
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
 
 
 def _torch_feed(make, grads, x0):
@@ -77,7 +62,7 @@ def test_plateau_rates_match_torch_and_rmsprop_recovers_while_adagrad_stalls():
     # RMSProp's steps return to about alpha; AdaGrad's stay orders of magnitude smaller
     assert data["rmsprop_step"][late].mean() == pytest.approx(0.01, rel=0.2)
     assert data["rmsprop_step"][late].mean() / data["adagrad_step"][late].mean() > 300
-    _assert_axes_labelled(fig)
+    assert_axes_labelled(fig)
 
 
 def test_eps_outside_column_is_torchs_first_adagrad_step():
@@ -111,7 +96,7 @@ def test_adam_factor_facts_match_torch_moments():
 
 
 def test_adam_bias_figure_is_labelled_and_first_corrected_step_is_alpha():
-    _assert_axes_labelled(figs.adam_bias_correction())
+    assert_axes_labelled(figs.adam_bias_correction())
     steps, _, _ = _torch_feed(lambda ps: torch.optim.Adam(ps, lr=1e-3), [[7.0]], [0.0])
     assert optim.adam_first_step(np.array([7.0]), 1e-3)[0] == pytest.approx(steps[0, 0], rel=1e-12)
 
@@ -180,35 +165,6 @@ def test_race_makers_match_torch_for_every_optimizer():
         np.testing.assert_allclose(runs[name].xs[-1], p.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
-def test_race_explorable_has_labelled_axes_alt_text_and_at_most_two_controls():
-    ex = figs.race_explorable()
-    assert 1 <= len(ex.controls) <= 2 and len(ex.alt) > 40 and ex.caption
-    assert ex.render().startswith(PNG)
-    _assert_axes_labelled(ex._fig)
-
-
-def test_race_explorable_fast_updates_draw_the_same_picture_as_a_full_redraw():
-    make = figs.race_explorable
-    fast = make()
-    states = fast.states()
-    picks = [states[0], states[len(states) // 2], states[-1], states[1]]
-    fast.render(**picks[0])
-    assert fast._update is not None, "this explorable should use the fast update path"
-    for s in picks[1:]:
-        blitted = _pixels(fast.render(**s))
-        fresh = make()
-        fresh.render(**picks[0])
-        fresh._update = None
-        full = _pixels(fresh.render(**s))
-        diff = np.abs(blitted - full)
-        assert diff.max() <= 64 and (diff > 8).mean() < 1e-3, (s, diff.max(), (diff > 8).mean())
-
-
-@pytest.mark.slow
-def test_race_explorable_html_stays_small():
-    assert len(figs.race_explorable().to_html()) < 1.5 * 1024 * 1024
-
-
 # ------------------------------------------------------------------ real training
 
 @pytest.mark.slow
@@ -216,7 +172,7 @@ def test_digits_race_claims(monkeypatch, capsys):
     monkeypatch.setenv(explorables.MODE_ENV, "static")
     rows, best, fig = figs.digits_race()
     assert "it/s" not in capsys.readouterr().err          # no progress bar in the static build
-    _assert_axes_labelled(fig)
+    assert_axes_labelled(fig)
     by_name = {name: h for name, (lr, h) in best.items()}
     assert set(by_name) == set(figs.DIGITS_GRIDS)
     val = {n: h.val_loss[-1] for n, h in by_name.items()}

@@ -8,22 +8,20 @@ the statements the chapter makes about its numbers.
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
 from numpy.testing import assert_allclose
-from PIL import Image
 
 from dlnotes import gradcheck, landscapes, training
 from dlnotes.datasets import digits
 from dlnotes.figures import gradient_descent as figs
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from figure_checks import assert_axes_labelled  # tests/ helper
+
 EXPLORABLES = [figs.quadratic_explorable, figs.saddle_explorable]
 
 
@@ -32,46 +30,7 @@ def data():
     return digits()
 
 
-def _assert_axes_labelled(fig: Figure):
-    for ax in fig.axes:
-        if not ax.get_visible():
-            continue
-        assert ax.get_xlabel(), f"an axis without an x label: {ax.get_title()!r}"
-        shared = ax.get_shared_y_axes().get_siblings(ax)
-        assert any(a.get_ylabel() for a in shared) or not ax.get_yticks().size, \
-            f"an axis without a y label: {ax.get_title()!r}"
-
-
-def _pixels(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
-
-
 # ------------------------------------------------------------------ explorables
-
-@pytest.mark.parametrize("make", EXPLORABLES, ids=lambda f: f.__name__)
-def test_explorables_have_labelled_axes_alt_text_a_caption_and_at_most_two_controls(make):
-    ex = make()
-    assert 1 <= len(ex.controls) <= 2 and len(ex.alt) > 40 and ex.caption
-    assert ex.render().startswith(PNG)
-    _assert_axes_labelled(ex._fig)
-
-
-@pytest.mark.parametrize("make", EXPLORABLES, ids=lambda f: f.__name__)
-def test_fast_updates_draw_the_same_picture_as_a_full_redraw(make):
-    fast = make()
-    states = fast.states()
-    picks = [states[0], states[len(states) // 2], states[-1], states[1]]
-    fast.render(**picks[0])
-    assert fast._update is not None, "this explorable should use the fast update path"
-    for s in picks[1:]:
-        blitted = _pixels(fast.render(**s))
-        fresh = make()
-        fresh.render(**picks[0])           # the same frozen layout
-        fresh._update = None
-        full = _pixels(fresh.render(**s))
-        diff = np.abs(blitted - full)
-        assert diff.max() <= 64 and (diff > 8).mean() < 1e-3, (s, diff.max(), (diff > 8).mean())
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("make", EXPLORABLES, ids=lambda f: f.__name__)
@@ -105,12 +64,12 @@ STATIC = {
 
 @pytest.mark.parametrize("name", list(STATIC))
 def test_static_figures_have_labelled_axes(name):
-    _assert_axes_labelled(STATIC[name]())
+    assert_axes_labelled(STATIC[name]())
 
 
 def test_batch_size_figure_has_labelled_axes(data):
     runs = figs.batch_size_runs(batch_sizes=(64, None), epochs=1, data=data)
-    _assert_axes_labelled(figs.batch_size_figure(runs, data.X_train.shape[0]))
+    assert_axes_labelled(figs.batch_size_figure(runs, data.X_train.shape[0]))
 
 
 # ------------------------------------------------------------------ GD vs SGD vs minibatch

@@ -6,18 +6,16 @@ prose makes, then the explorable's fast path and the axes' labels.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
 
 from dlnotes import landscapes, nesterov, optim
 from dlnotes.figures import momentum as figs
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from figure_checks import assert_axes_labelled  # tests/ helper
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -26,19 +24,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-def _assert_axes_labelled(fig: Figure):
-    for ax in fig.axes:
-        assert ax.get_xlabel(), f"an axis without an x label in {fig}"
-        shared = ax.get_shared_y_axes().get_siblings(ax)
-        assert any(a.get_ylabel() for a in shared) or not ax.get_yticks().size, \
-            "an axis without a y label"
-
-
-def _pixels(png: bytes) -> np.ndarray:
-    from PIL import Image
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
 
 
 # ------------------------------------------------------------------ references
@@ -98,7 +83,7 @@ def test_nesterov_forms_match_torch_sgd_nesterov_for_1000_steps():
         path.append(p.detach().numpy().copy())
     np.testing.assert_allclose(np.array(path), cmp.x_tilde, atol=1e-12)
     assert cmp.max_abs_difference < 1e-12
-    _assert_axes_labelled(fig)
+    assert_axes_labelled(fig)
 
 
 # ------------------------------------------------------------------ what the chapter says
@@ -142,14 +127,14 @@ def test_saddle_escape_order_is_nesterov_then_momentum_then_gd():
     escape, fig = figs.saddle_escape()
     assert escape["Momentum"] < escape["GD"] / 2        # "in less than half the time"
     assert escape["Nesterov"] < escape["Momentum"]       # "sooner still"
-    _assert_axes_labelled(fig)
+    assert_axes_labelled(fig)
 
 
 def test_measured_signal_to_noise_ratio_matches_the_prediction():
     rows, fig = figs.noise_averaging()
     for rho, measured, predicted in rows:
         assert measured == pytest.approx(predicted, rel=0.05), rho
-    _assert_axes_labelled(fig)
+    assert_axes_labelled(fig)
 
 
 def test_the_derivation_is_verified_step_by_step_and_rendered_from_sympy():
@@ -204,33 +189,6 @@ def test_valley_claims_rho_zero_coincide_and_nesterov_diverges_first():
                                   lambda: figs.noise_averaging()[1], lambda: figs.nesterov_forms()[1]],
                          ids=["ill_conditioning", "saddle", "noise", "nesterov_forms"])
 def test_static_figures_have_labelled_axes(make):
-    _assert_axes_labelled(make())
+    assert_axes_labelled(make())
 
 
-def test_valley_explorable_has_labelled_axes_alt_text_and_at_most_two_controls():
-    ex = figs.valley_explorable()
-    assert 1 <= len(ex.controls) <= 2 and len(ex.alt) > 40 and ex.caption
-    assert ex.render().startswith(PNG)
-    _assert_axes_labelled(ex._fig)
-
-
-def test_valley_explorable_fast_updates_draw_the_same_picture_as_a_full_redraw():
-    make = figs.valley_explorable
-    fast = make()
-    states = fast.states()
-    picks = [states[0], states[len(states) // 2], states[-1], states[1]]
-    fast.render(**picks[0])
-    assert fast._update is not None, "this explorable should use the fast update path"
-    for s in picks[1:]:
-        blitted = _pixels(fast.render(**s))
-        fresh = make()
-        fresh.render(**picks[0])
-        fresh._update = None
-        full = _pixels(fresh.render(**s))
-        diff = np.abs(blitted - full)
-        assert diff.max() <= 64 and (diff > 8).mean() < 1e-3, (s, diff.max(), (diff > 8).mean())
-
-
-@pytest.mark.slow
-def test_valley_explorable_html_stays_small():
-    assert len(figs.valley_explorable().to_html()) < 1.5 * 1024 * 1024

@@ -7,41 +7,24 @@ closed forms, then the training experiments and the statements the chapter makes
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
 from numpy.testing import assert_allclose
-from PIL import Image
 from torch.optim import lr_scheduler as L
 
 from dlnotes import schedules
 from dlnotes.datasets import digits
 from dlnotes.figures import schedules as figs
 
-PNG = b"\x89PNG\r\n\x1a\n"
+from figure_checks import assert_axes_labelled  # tests/ helper
 
 
 @pytest.fixture(scope="module")
 def data():
     return digits()
-
-
-def _assert_axes_labelled(fig: Figure):
-    for ax in fig.axes:
-        if not ax.get_visible():
-            continue
-        assert ax.get_xlabel(), f"an axis without an x label: {ax.get_title()!r}"
-        shared = ax.get_shared_y_axes().get_siblings(ax)
-        assert any(a.get_ylabel() for a in shared) or not ax.get_yticks().size, \
-            f"an axis without a y label: {ax.get_title()!r}"
-
-
-def _pixels(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
 
 
 def _torch_rates(make, steps, lr=0.1):
@@ -58,36 +41,6 @@ def _torch_rates(make, steps, lr=0.1):
 
 
 # ------------------------------------------------------------------ the explorable
-
-def test_schedule_explorable_has_labelled_axes_alt_text_a_caption_and_two_controls():
-    ex = figs.schedule_explorable()
-    assert len(ex.controls) == 2 and len(ex.alt) > 40 and ex.caption
-    assert ex.render().startswith(PNG)
-    _assert_axes_labelled(ex._fig)
-
-
-def test_fast_updates_draw_the_same_picture_as_a_full_redraw():
-    make = figs.schedule_explorable
-    fast = make()
-    states = fast.states()
-    picks = [states[0], states[len(states) // 2], states[-1], states[1]]
-    fast.render(**picks[0])
-    assert fast._update is not None
-    for s in picks[1:]:
-        blitted = _pixels(fast.render(**s))
-        fresh = make()
-        fresh.render(**picks[0])
-        fresh._update = None
-        full = _pixels(fresh.render(**s))
-        diff = np.abs(blitted - full)
-        assert diff.max() <= 64 and (diff > 8).mean() < 1e-3, (s, diff.max(), (diff > 8).mean())
-
-
-@pytest.mark.slow
-def test_schedule_explorable_html_stays_under_one_and_a_half_megabytes():
-    ex = figs.schedule_explorable()
-    assert len(ex.states()) <= 36 and len(ex.to_html()) <= 1.5 * 1024 * 1024
-
 
 @pytest.mark.parametrize("warmup, period", [(0, 100), (100, 300), (25, 200), (200, 1000)])
 def test_plotted_schedule_matches_torch_warmup_then_cosine_warm_restarts(warmup, period):
@@ -141,7 +94,7 @@ def test_book_schedules_agree_with_their_closed_forms():
 def test_schedules_figure_has_labelled_axes():
     entries = figs.book_schedules(lr=0.1, steps=200)
     fig = figs.schedules_figure(entries, 200)
-    _assert_axes_labelled(fig)
+    assert_axes_labelled(fig)
     assert sum(ax.get_visible() for ax in fig.axes) == len(entries)
 
 
@@ -185,7 +138,7 @@ def test_decaying_schedules_end_lower_and_steadier_than_the_constant_rate(compar
 
 
 def test_schedule_comparison_figure_has_labelled_axes(comparison):
-    _assert_axes_labelled(figs.schedule_comparison_figure(comparison))
+    assert_axes_labelled(figs.schedule_comparison_figure(comparison))
 
 
 def test_batch_scaling_runs_use_the_linear_and_square_root_rates_and_the_linear_rule_recovers(data):

@@ -9,11 +9,11 @@ loss has the same colour in every figure of the book.
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "new_figure", "Table"]
+__all__ = ["COLORS", "new_figure", "Table", "book_explorables"]
 
 COLORS = {
     "l1": "#1b9e77",
@@ -30,6 +30,25 @@ COLORS = {
     "elastic_net": "#b15928",
     "data": "#333333",
 }
+
+
+def book_explorables() -> dict[str, Callable[[], Any]]:
+    """Every explorable of the book: ``"<chapter module>.<function>"`` -> the function making it.
+
+    Found by name (``*_explorable``) in the chapter modules of this package, so a new chapter's
+    explorables are benchmarked and tested without being listed anywhere.
+    """
+    import importlib
+    import inspect
+    import pkgutil
+
+    found: dict[str, Callable[[], Any]] = {}
+    for mod in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if name.endswith("_explorable") and fn.__module__ == module.__name__:
+                found[f"{mod.name}.{name}"] = fn
+    return dict(sorted(found.items()))
 
 
 def new_figure(width: float = 8.0, height: float = 3.2) -> Figure:

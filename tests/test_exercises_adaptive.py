@@ -15,14 +15,6 @@ IDS = [e.id for e in exercises.for_chapter(CHAPTER)]
 SEEDS = range(6)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _feed(make, grads, x0):
     """Run a torch optimizer on given gradients; return the final parameter, the optimizer and the tensor."""
     p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)

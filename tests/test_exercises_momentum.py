@@ -15,14 +15,6 @@ IDS = [e.id for e in exercises.for_chapter(CHAPTER)]
 SEEDS = range(6)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_the_chapter_has_the_exercises_the_brief_asks_for():
     assert len(IDS) >= 5 and all(i.startswith("momentum.") for i in IDS)
     types = {exercises.get(i).answer_type for i in IDS}

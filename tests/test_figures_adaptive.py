@@ -18,14 +18,6 @@ from dlnotes.figures import adaptive as figs
 from figure_checks import assert_axes_labelled  # tests/ helper
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _torch_feed(make, grads, x0):
     """Run a torch optimizer on given gradients; return the parameter after each step and the optimizer."""
     p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)

@@ -17,17 +17,11 @@ import torch
 from numpy.testing import assert_allclose
 
 from dlnotes import gradcheck, landscapes, training
-from dlnotes.datasets import digits
 from dlnotes.figures import gradient_descent as figs
 
 from figure_checks import assert_axes_labelled  # tests/ helper
 
 EXPLORABLES = [figs.quadratic_explorable, figs.saddle_explorable]
-
-
-@pytest.fixture(scope="module")
-def data():
-    return digits()
 
 
 # ------------------------------------------------------------------ explorables

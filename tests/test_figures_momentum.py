@@ -18,14 +18,6 @@ from dlnotes.figures import momentum as figs
 from figure_checks import assert_axes_labelled  # tests/ helper
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # ------------------------------------------------------------------ references
 
 @pytest.mark.parametrize("kappa", [4.0, 25.0, 400.0])

@@ -11,33 +11,14 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from numpy.testing import assert_allclose
 from torch.optim import lr_scheduler as L
 
 from dlnotes import schedules
-from dlnotes.datasets import digits
 from dlnotes.figures import schedules as figs
 
 from figure_checks import assert_axes_labelled  # tests/ helper
-
-
-@pytest.fixture(scope="module")
-def data():
-    return digits()
-
-
-def _torch_rates(make, steps, lr=0.1):
-    p = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=lr)
-    sched = make(opt)
-    out = []
-    for _ in range(steps):
-        out.append(opt.param_groups[0]["lr"])
-        p.grad = torch.zeros(1)
-        opt.step()
-        sched.step()
-    return np.array(out)
+from torch_references import scheduler_rates  # tests/ helper
 
 
 # ------------------------------------------------------------------ the explorable
@@ -54,7 +35,7 @@ def test_plotted_schedule_matches_torch_warmup_then_cosine_warm_restarts(warmup,
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        ref = _torch_rates(make, 1000)
+        ref = scheduler_rates(make, 1000)
     assert_allclose(ours, ref, rtol=1e-12, atol=1e-15)
 
 

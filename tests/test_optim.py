@@ -21,7 +21,6 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from dlnotes import optim, regularization
-from dlnotes.datasets import digits
 from dlnotes.landscapes import Rosenbrock, ill_conditioned_quadratic, stability_bound
 from dlnotes.training import MLP
 
@@ -31,20 +30,6 @@ PROPERTY = settings(max_examples=50, deadline=None)
 
 
 # ------------------------------------------------------------ the torch reference model
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # the reference computations are tiny; torch's thread pool only adds waiting (and
-    # stalls badly when other processes share the cores)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def data():
-    return digits(seed=0)
 
 
 class TorchMLP:

@@ -16,22 +16,15 @@ from torch.optim import lr_scheduler as L
 
 from dlnotes import optim, schedules
 
+from torch_references import scheduler_rates  # tests/ helper
+
 STEPS = 300
 LR = 0.1
 
 
 def torch_rates(make_scheduler, steps=STEPS, lr=LR):
     """The lr torch's optimizer uses at steps 0..steps-1, with scheduler.step() after each."""
-    p = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=lr)
-    sched = make_scheduler(opt)
-    rates = []
-    for _ in range(steps):
-        rates.append(opt.param_groups[0]["lr"])
-        p.grad = torch.zeros(1)
-        opt.step()
-        sched.step()
-    return np.array(rates)
+    return scheduler_rates(make_scheduler, steps, lr)
 
 
 CASES = {

@@ -22,21 +22,6 @@ from dlnotes.gradcheck import check_gradient
 from dlnotes.training import MLP, SoftmaxRegression, compare_optimizers, minibatch_indices, train
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # the reference computations are tiny; torch's thread pool only adds waiting (and
-    # stalls badly when other processes share the cores)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def data():
-    return digits(seed=0)
-
-
 # --------------------------------------------------------------------------- the data
 
 def test_digits_split_sizes_labels_and_standardisation(data):

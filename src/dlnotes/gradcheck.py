@@ -38,6 +38,13 @@ def _scalar(value: Any) -> float:
         raise TypeError(f"f must return a scalar (a real number), got {type(value).__name__}") from None
 
 
+def _difference_args(f: Any, x: Any, h: Any) -> tuple[np.ndarray, float]:
+    """Check the arguments of a finite difference; return a float copy of ``x`` and ``h``."""
+    if not callable(f):
+        raise TypeError(f"f must be a callable returning a scalar, got {type(f).__name__}")
+    return as_float_array(x, "x").copy(), as_scalar(h, "h", low=0.0, low_open=True)
+
+
 def numerical_gradient(f: Callable[[np.ndarray], float], x: Any, h: float = 1e-5) -> np.ndarray:
     r"""Centred finite-difference gradient of a scalar function.
 
@@ -54,10 +61,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: Any, h: float = 1e-5
     -------
     array shaped like ``x`` (float64). Costs ``2 * x.size`` evaluations of ``f``.
     """
-    if not callable(f):
-        raise TypeError(f"f must be a callable returning a scalar, got {type(f).__name__}")
-    x0 = as_float_array(x, "x").copy()
-    h = as_scalar(h, "h", low=0.0, low_open=True)
+    x0, h = _difference_args(f, x, h)
     grad = np.empty_like(x0)
     flat_x = x0.reshape(-1)
     flat_g = grad.reshape(-1)
@@ -149,10 +153,7 @@ def forward_difference_gradient(f: Callable[[np.ndarray], float], x: Any, h: flo
     -------
     array shaped like ``x`` (float64).
     """
-    if not callable(f):
-        raise TypeError(f"f must be a callable returning a scalar, got {type(f).__name__}")
-    x0 = as_float_array(x, "x").copy()
-    h = as_scalar(h, "h", low=0.0, low_open=True)
+    x0, h = _difference_args(f, x, h)
     f0 = _scalar(f(x0.copy()))
     grad = np.empty_like(x0)
     flat_x, flat_g = x0.reshape(-1), grad.reshape(-1)

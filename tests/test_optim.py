@@ -691,3 +691,18 @@ def test_rmsprop_effective_rate_recovers_after_large_gradients_while_adagrads_do
     s = topt.state[t]["square_avg"].numpy()
     np.testing.assert_allclose(rms.effective_lr()[0], 0.01 / (np.sqrt(s) + 1e-8), rtol=1e-12)
     assert rms.effective_lr()[0][0] > 100 * ada.effective_lr()[0][0]
+
+
+def test_run_records_divergence_even_when_f_rejects_non_finite_input():
+    # a dlnotes loss validates its input: a diverged iterate must end the run, not raise
+    from dlnotes import losses
+
+    def f(x):
+        return losses.l2(x, np.zeros_like(x), reduction="sum")
+
+    def grad_f(x):
+        return losses.l2_grad(x, np.zeros_like(x), reduction="sum")
+
+    traj = optim.run(lambda p: optim.SGD(p, lr=1e3), f, grad_f, np.array([1.0, -2.0]), 500)
+    assert traj.diverged and np.isnan(traj.losses[-1])
+    assert np.all(np.isfinite(traj.losses[:3]))

@@ -1198,9 +1198,14 @@ def run(make_optimizer: Callable[[list[np.ndarray]], Optimizer], f: Callable[[np
     diverged = False
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps + 1):
+            # check x before evaluating f: an objective that validates its input (any
+            # dlnotes function) would raise on a diverged iterate instead of recording it
+            if not np.all(np.isfinite(x)):
+                diverged = True
+                break
             xs[t] = x
             losses[t] = float(f(x))
-            if not (np.all(np.isfinite(x)) and np.isfinite(losses[t])):
+            if not np.isfinite(losses[t]):
                 diverged = True
                 xs[t], losses[t] = np.nan, np.nan
                 break

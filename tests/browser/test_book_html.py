@@ -207,6 +207,9 @@ def test_worked_hinge_example_is_computed_output():
     # The per-sample losses and the mean come out of a code cell, with each term shown.
     assert "1.8 + 1.9 = 3.7" in html and "0.6 + 0.0 = 0.6" in html and "1.4333" in html
     assert "array([3.7, 0.6, 0. ])" in html
+    # the prose quotes the computed margins and losses (glued from the cell above it)
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "beats the others by 2.4" in text and "by only 0.4 , so it still costs 0.6" in text
 
 
 def test_no_widget_or_cdn_scripts_in_the_html():

@@ -187,16 +187,22 @@ def forward_difference_gradient(f: Callable[[np.ndarray], float], x: Any, h: flo
         flat_x[i] = old
         flat_g[i] = 0.5 * fp - 0.5 * f0
     with np.errstate(over="ignore"):  # a huge derivative estimate is +-inf, its rounded value
-        grad /= 0.5 * h
+        grad /= h                     # (not / (h / 2): h / 2 underflows to 0 for h = 5e-324)
+        grad *= 2.0
     return grad
+
+
+def _norm(v: np.ndarray) -> float:
+    """The Euclidean norm without overflow or underflow of the squares."""
+    biggest = float(np.max(np.abs(v)))
+    if biggest == 0 or not math.isfinite(biggest):
+        return biggest
+    return biggest * float(np.linalg.norm(v / biggest))
 
 
 def _relative_norm(estimate: np.ndarray, exact: np.ndarray, scale: float) -> float:
     """||estimate - exact|| / scale without overflow (inf only if the ratio itself is)."""
-    diff = estimate / scale - exact / scale
-    if not np.all(np.isfinite(diff)):
-        return math.inf
-    return float(np.linalg.norm(diff))
+    return _norm(estimate / scale - exact / scale)
 
 
 @dataclass(frozen=True)
@@ -205,11 +211,12 @@ class FiniteDifferenceStudy:
 
     Attributes
     ----------
-    h : array of shape (n,)
+    h : 1-D array
         The steps, increasing.
-    forward_error, central_error : arrays of shape (n,)
+    forward_error, central_error : arrays shaped like ``h``
         Relative error :math:`\lVert \hat g - \nabla f\rVert / \lVert\nabla f\rVert` of
-        each scheme against the analytic gradient. On a log-log plot: slope 1 (forward)
+        each scheme against the analytic gradient (the absolute error where
+        :math:`\nabla f = 0`). On a log-log plot: slope 1 (forward)
         and 2 (centred) where truncation dominates (large h), slope -1 where round-off
         dominates (small h).
     forward_evaluations, central_evaluations : int
@@ -276,7 +283,9 @@ def finite_difference_study(f: Callable[[np.ndarray], float], grad_f: Callable[[
     exact = as_float_array(grad_f(x0.copy()), "grad_f(x)")
     if exact.shape != x0.shape:
         raise ValueError(f"grad_f(x) has shape {exact.shape} but x has shape {x0.shape}")
-    scale = max(float(np.linalg.norm(exact)), np.finfo(float).tiny)
+    # relative to the gradient's norm (computed without overflow); at a stationary point,
+    # where the gradient is 0, the error is absolute
+    scale = _norm(exact) or 1.0
     calls = [0]
 
     def counted(v):

@@ -396,7 +396,7 @@ def rmsprop_step(x: Any, s: Any, grad: Any, lr: float, beta: float = 0.99,
     x, s, g = _arrays(x=x, s=s, grad=grad)
     _non_negative(s, "s", "an average of squared gradients")
     lr, beta, eps = _lr(lr), _decay_rate(beta, "beta"), _eps(eps)
-    s_next = beta * s + (1.0 - beta) * g * g
+    s_next = (beta * s if beta else 0.0) + (1.0 - beta) * g * g
     return x - lr * g / (np.sqrt(s_next) + eps), s_next
 
 
@@ -450,8 +450,8 @@ def adam_step(x: Any, m: Any, s: Any, grad: Any, t: int, lr: float = 1e-3,
     weight_decay = _weight_decay(weight_decay)
     g = g + weight_decay * x
     # beta m + (1 - beta) g cannot overflow for finite m and g (torch's lerp m + w (g - m) can)
-    m_next = beta1 * m + (1.0 - beta1) * g
-    s_next = beta2 * s + (1.0 - beta2) * g * g
+    m_next = (beta1 * m if beta1 else 0.0) + (1.0 - beta1) * g
+    s_next = (beta2 * s if beta2 else 0.0) + (1.0 - beta2) * g * g
     if bias_correction:
         m_hat, s_hat = m_next / (1.0 - beta1 ** t), s_next / (1.0 - beta2 ** t)
     else:
@@ -1063,8 +1063,16 @@ class Adagrad(Optimizer):
                 f"lr_decay={self.lr_decay:g}" + self._hyper_repr_tail())
 
 
+def _decay(a, beta) -> None:
+    """a <- beta a in place; beta = 0 forgets a entirely, even an infinite one (0 * inf is NaN)."""
+    if beta:
+        np.multiply(a, beta, out=a)
+    else:
+        a.fill(0.0)
+
+
 def _rmsprop_square_avg(g, s, tmp, beta, keep) -> None:
-    np.multiply(s, beta, out=s)         # s <- beta s + (1 - beta) g^2
+    _decay(s, beta)                     # s <- beta s + (1 - beta) g^2
     np.multiply(g, keep, out=tmp)
     np.multiply(tmp, g, out=tmp)
     np.add(s, tmp, out=s)
@@ -1075,7 +1083,7 @@ def _rmsprop_denominator(s, m, g, tmp, beta, keep, eps) -> None:
     if m is None:
         np.sqrt(s, out=tmp)
     else:
-        np.multiply(m, beta, out=m)             # m <- beta m + (1 - beta) g
+        _decay(m, beta)                         # m <- beta m + (1 - beta) g
         np.multiply(g, keep, out=tmp)
         np.add(m, tmp, out=m)
         np.multiply(m, m, out=tmp)              # variance estimate s - m^2
@@ -1202,10 +1210,10 @@ class RMSprop(Optimizer):
 def _adam_kernel(x, g, state, tmp, c) -> None:
     beta1, keep1, beta2, keep2, c2, eps, step, amsgrad = c
     m, s = state[0], state[1]
-    np.multiply(m, beta1, out=m)        # m <- beta1 m + (1 - beta1) g
+    _decay(m, beta1)                    # m <- beta1 m + (1 - beta1) g
     np.multiply(g, keep1, out=tmp)
     np.add(m, tmp, out=m)
-    np.multiply(s, beta2, out=s)        # s <- beta2 s + (1 - beta2) g^2, as torch's addcmul
+    _decay(s, beta2)                    # s <- beta2 s + (1 - beta2) g^2, as torch's addcmul
     np.multiply(g, keep2, out=tmp)
     np.multiply(tmp, g, out=tmp)
     np.add(s, tmp, out=s)
@@ -1513,7 +1521,10 @@ def run(make_optimizer: Callable[[list[np.ndarray]], Optimizer], f: Callable[[np
             if t == steps:
                 break
             if schedule is not None:
-                opt.lr = schedule(t)
+                try:
+                    opt.lr = schedule(t)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"schedule(t) at t = {t} is not a learning rate: {exc}") from None
             lrs[t] = opt.lr
             opt.step([np.ascontiguousarray(g, dtype=np.float64).reshape(x.shape)])
     return Trajectory(xs, losses, gnorms, lrs, diverged)
@@ -1537,4 +1548,12 @@ def race(optimizers: Mapping[str, Callable[[list[np.ndarray]], Optimizer]],
     """
     if not isinstance(optimizers, Mapping) or not optimizers:
         raise TypeError("optimizers must be a non-empty mapping of name -> make_optimizer")
-    return {name: run(make, f, grad_f, x0, steps, schedule) for name, make in optimizers.items()}
+    out = {}
+    for name, make in optimizers.items():
+        try:
+            out[name] = run(make, f, grad_f, x0, steps, schedule)
+        except (TypeError, ValueError) as exc:
+            if "make_optimizer" not in str(exc):
+                raise
+            raise type(exc)(str(exc).replace("make_optimizer", f"optimizers[{name!r}]")) from None
+    return out

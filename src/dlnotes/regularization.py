@@ -281,10 +281,10 @@ def fit_linear(X: Any, y: Any, lam: float, kind: str = "l2", l1_ratio: float = 0
     lam = as_scalar(lam, "lam", low=0.0)
     kind = _check_kind(kind)
     r = _ratio(l1_ratio)
-    if kind != "l2":
-        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {short_repr(max_iter)}")
-        tol = as_scalar(tol, "tol", low=0.0, low_open=True)
+    # checked for every kind, although the closed form of L2 uses neither
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {short_repr(max_iter)}")
+    tol = as_scalar(tol, "tol", low=0.0, low_open=True)
     n, dim = Xa.shape
     if w0 is not None:
         w0 = as_float_array(w0, "w0", ndim=1)
@@ -453,7 +453,8 @@ def dense_penalties(W: Any, b: Any, X: Any, *, kernel: float = 0.0, bias: float 
     z = Xa @ Wa + ba
     a = phi(z)
     n = Xa.shape[0]
-    pen = l1_penalty if kind == "l1" else l2_penalty
+    # the layer's output may overflow to inf: no argument checks on it (l2_penalty would refuse it)
+    pen = (lambda v: float(np.abs(v).sum())) if kind == "l1" else (lambda v: float((v * v).sum()))
     dpen = np.sign if kind == "l1" else (lambda v: 2.0 * v)
 
     def times(lam, value):

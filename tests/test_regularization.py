@@ -659,7 +659,8 @@ def test_fit_linear_is_exact_for_data_near_the_ends_of_the_float64_range(kind, e
         warnings.simplefilter("error")
         w = reg.fit_linear(np.ldexp(X, exponent), np.ldexp(y, exponent), 0.0, kind)
     assert np.max(np.abs(np.ldexp(X, exponent))) > (1e307 if exponent > 0 else 0)
-    assert_allclose(w, ref, rtol=0, atol=1e-8)
+    # l2 is a least-squares solve; l1 and elastic net iterate to tol on the gradient mapping
+    assert_allclose(w, ref, rtol=0, atol=1e-8 if kind == "l2" else 1e-6)
 
 
 def test_fit_linear_l1_scales_with_x_and_lam_as_the_algebra_says():

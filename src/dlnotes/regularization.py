@@ -250,8 +250,9 @@ def fit_linear(X: Any, y: Any, lam: float, kind: str = "l2", l1_ratio: float = 0
     l1_ratio : float in [0, 1]
         :math:`\nu` of the elastic net (checked for every kind).
     tol : float > 0
-        On the gradient mapping, in the units of :math:`\nabla J` (for data of extreme
-        scale, at most the resolution of float64 in the rescaled problem).
+        On the gradient mapping, in the units of :math:`\nabla J`; for data of extreme
+        scale, also at most ``tol`` and at least the resolution of float64 in the problem
+        rescaled to data near 1.
     max_iter : int >= 1
     w0 : array of shape (n,), optional
         Starting point for the iterative solvers (a "warm start", e.g. the solution for a
@@ -320,9 +321,10 @@ def fit_linear(X: Any, y: Any, lam: float, kind: str = "l2", l1_ratio: float = 0
     if lipschitz == 0.0:
         return np.zeros(dim)
     step = 1.0 / lipschitz
-    # the gradient of J is 2**(ex + ey) times that of the scaled problem; a tolerance below
-    # what float64 resolves in the scaled problem (data near 1e300) could never be met
-    tol_s = max(float(np.ldexp(tol, -ex - ey)), 1e-14)
+    # The gradient of J is 2**(ex + ey) times that of the scaled problem. In the scaled
+    # problem: never tighter than float64 resolves (data near 1e300 could not meet it), and
+    # never looser than tol itself (for data near 1e-300 any tol would be met at once).
+    tol_s = min(max(float(np.ldexp(tol, -ex - ey)), 1e-14), tol)
     if w0 is None:
         w = np.zeros(dim)
     else:

@@ -211,8 +211,8 @@ class FiniteDifferenceStudy:
 
     Attributes
     ----------
-    h : 1-D array
-        The steps, increasing.
+    h : array
+        The steps, increasing (1-D).
     forward_error, central_error : arrays shaped like ``h``
         Relative error :math:`\lVert \hat g - \nabla f\rVert / \lVert\nabla f\rVert` of
         each scheme against the analytic gradient (the absolute error where

@@ -43,7 +43,7 @@ __all__ = [
     "scale_lr_for_batch_size", "MAX_STEPS", "MAX_VALUES",
 ]
 
-#: The largest step number (and step count) a schedule accepts: 2**53.
+#: The largest step number, and step count, that a schedule accepts (2**53).
 MAX_STEPS = 2 ** 53
 #: The most rates :meth:`Schedule.values` tabulates in one call.
 MAX_VALUES = 10 ** 7

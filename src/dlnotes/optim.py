@@ -45,12 +45,12 @@ weight decay is added, so the optimizer climbs :math:`f`.
 Huge gradients: a gradient so large that :math:`(1-\beta_2) g^2` overflows the parameters'
 dtype (from about 1e155 in float64 and 1e20 in float32 for Adam) makes :math:`s` infinite
 and that coordinate's adaptive step 0, exactly as in PyTorch; the other coordinates are
-unaffected and nothing becomes NaN. Two deliberate differences from PyTorch, both where
+unaffected and nothing becomes NaN. Three deliberate differences from PyTorch, all where
 PyTorch would return NaN: :math:`\varepsilon` must be positive (with
 :math:`\varepsilon = 0` a coordinate whose gradient has always been 0 would take the
-step 0/0), and centred RMSProp treats a variance estimate :math:`s - m^2` whose terms
-both overflowed as infinite (a step of 0, which is also what PyTorch's fused
-multiply-add gives).
+step 0/0); centred RMSProp treats a variance estimate :math:`s - m^2` whose terms both
+overflowed as infinite (a step of 0, which is also what PyTorch's fused multiply-add
+gives); and a decay rate of 0 forgets an average that overflowed (:math:`0 \cdot \infty`).
 
 """
 

@@ -362,3 +362,20 @@ def test_new_arguments_are_checked(make, match):
 def test_flags_must_be_booleans(make, name):
     with pytest.raises(TypeError, match=rf"{name} must be True or False"):
         make([np.zeros(2)])
+
+
+def test_a_decay_rate_of_zero_forgets_an_overflowed_average_where_torch_gives_nan():
+    # found by the fuzz test: beta * s with beta = 0 and s = inf is NaN; the average with
+    # weight 0 on the past is just the new term
+    x = np.ones(2, np.float32)
+    opt = optim.RMSprop([x], lr=0.01, beta=0.0, centered=True)
+    p = torch.ones(2, dtype=torch.float32, requires_grad=True)
+    ref = torch.optim.RMSprop([p], lr=0.01, alpha=0.0, centered=True)
+    for g in ([1e30, 1.0], [1.0, 1.0]):
+        opt.step([np.array(g, np.float32)])
+        p.grad = torch.tensor(g, dtype=torch.float32)
+        ref.step()
+    assert np.all(np.isfinite(x)) and torch.isnan(p).any()
+    # the update rule: s_1 = g^2 overflows, the step is 0, nothing is NaN
+    x1, s1 = optim.rmsprop_step(np.ones(1), np.array([1e308]), np.array([1e200]), 0.01, beta=0.0)
+    assert x1[0] == 1.0 and s1[0] == np.inf

@@ -1387,7 +1387,7 @@ class Trajectory:
 
     Attributes
     ----------
-    xs : array of shape (steps + 1, D)
+    xs : array of shape (steps + 1, n)
         Iterates :math:`x_0, \\dots, x_T`; rows after a divergence are NaN.
     losses : array of shape (steps + 1,)
         :math:`f(x_t)`.
@@ -1461,9 +1461,9 @@ def run(make_optimizer: Callable[[list[np.ndarray]], Optimizer], f: Callable[[np
         Builds the optimizer from the parameter list, e.g.
         ``lambda p: optim.Adam(p, lr=0.1)`` or ``functools.partial(optim.SGD, lr=0.1)``.
     f, grad_f : callables
-        The objective and its gradient, on arrays of shape (D,) (a
+        The objective and its gradient, on arrays of shape (n,) (a
         :mod:`dlnotes.landscapes` function and its ``.grad`` fit).
-    x0 : array of shape (D,)
+    x0 : array of shape (n,)
     steps : int >= 0
     schedule : callable, optional
         :math:`t \mapsto \alpha_t` for :math:`t = 0, 1, \dots` (a

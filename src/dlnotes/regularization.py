@@ -398,8 +398,8 @@ class DensePenalties:
     kernel, bias, activity : float
         :math:`\\lambda_W R(W)`, :math:`\\lambda_b R(b)` and :math:`\\lambda_a\\frac1N\\sum_i R(a_i)`.
     total : float
-    grad_W : array of shape (D_in, D_out)
-    grad_b : array of shape (D_out,)
+    grad_W : array of shape (n_in, n_out)
+    grad_b : array of shape (n_out,)
     """
 
     kernel: float
@@ -427,9 +427,9 @@ def dense_penalties(W: Any, b: Any, X: Any, *, kernel: float = 0.0, bias: float 
 
     Parameters
     ----------
-    W : array of shape (D_in, D_out)
-    b : array of shape (D_out,)
-    X : array of shape (N, D_in)
+    W : array of shape (n_in, n_out)
+    b : array of shape (n_out,)
+    X : array of shape (N, n_in)
         A batch of inputs.
     kernel, bias, activity : float >= 0
         The strengths :math:`\lambda_W, \lambda_b, \lambda_a`.

@@ -24,7 +24,7 @@ eigen-coordinate :math:`\omega_{t,i} = u_i^\top(x_t - x^*)` is multiplied by
 :math:`1 - \alpha\lambda_i` per step.
 
 :func:`noisy_quadratic_run` runs SGD (with or without momentum) on the one-dimensional
-:math:`\tfrac12\lambda x^2` with noisy gradients, many independent runs at once, and
+:math:`\tfrac12\lambda_1 x^2` with noisy gradients, many independent runs at once, and
 :func:`noise_floor` gives the stationary :math:`\mathbb E[x_t^2]` they settle at in closed form.
 Steps are counted from 0: :math:`x_0` is the start.
 """
@@ -494,17 +494,17 @@ def optimal_lr(quadratic: Quadratic) -> tuple[float, float]:
 
 
 def gd_regime(lr: float, eigenvalue: float) -> str:
-    r"""What gradient descent does along an eigenvector, from :math:`\alpha\lambda`.
+    r"""What gradient descent does along an eigenvector, from :math:`\alpha\lambda_i`.
 
-    * ``'grows'``: :math:`\alpha\lambda < 0` (negative curvature: moves away, the saddle escape);
-    * ``'still'``: :math:`\alpha\lambda = 0`;
-    * ``'monotone'``: :math:`0 < \alpha\lambda < 1`, shrinks without changing sign;
-    * ``'one step'``: :math:`\alpha\lambda = 1`, reaches the minimum in one step;
-    * ``'oscillating'``: :math:`1 < \alpha\lambda < 2`, shrinks while flipping sign;
-    * ``'bouncing'``: :math:`\alpha\lambda = 2`, flips forever at the same size;
-    * ``'diverging'``: :math:`\alpha\lambda > 2`, flips and grows.
+    * ``'grows'``: :math:`\alpha\lambda_i < 0` (negative curvature: moves away, the saddle escape);
+    * ``'still'``: :math:`\alpha\lambda_i = 0`;
+    * ``'monotone'``: :math:`0 < \alpha\lambda_i < 1`, shrinks without changing sign;
+    * ``'one step'``: :math:`\alpha\lambda_i = 1`, reaches the minimum in one step;
+    * ``'oscillating'``: :math:`1 < \alpha\lambda_i < 2`, shrinks while flipping sign;
+    * ``'bouncing'``: :math:`\alpha\lambda_i = 2`, flips forever at the same size;
+    * ``'diverging'``: :math:`\alpha\lambda_i > 2`, flips and grows.
 
-    Chapter: *Gradient descent and its problems* (the regimes of :math:`\alpha\lambda`).
+    Chapter: *Gradient descent and its problems* (the regimes of :math:`\alpha\lambda_i`).
     """
     lr = as_scalar(lr, "lr", low=0.0)
     lam = as_scalar(eigenvalue, "eigenvalue")
@@ -552,10 +552,10 @@ def heavy_ball_parameters(lam_min: float, lam_max: float) -> tuple[float, float,
 
 
 def iteration_matrix(h: float, rho: float, nesterov: bool = False) -> np.ndarray:
-    r"""The 2-by-2 matrix that advances :math:`(x_t, x_{t-1})` on :math:`f(x) = \tfrac12\lambda x^2`; the argument ``h`` is :math:`\alpha\lambda`.
+    r"""The 2-by-2 matrix that advances :math:`(x_t, x_{t-1})` on :math:`f(x) = \tfrac12\lambda_1 x^2`; the argument ``h`` is :math:`\alpha\lambda_1`.
 
-    Momentum (heavy ball): :math:`x_{t+1} = x_t - \alpha\lambda x_t + \rho(x_t - x_{t-1})`.
-    Nesterov: :math:`x_{t+1} = (1 - \alpha\lambda)\big(x_t + \rho(x_t - x_{t-1})\big)` (the
+    Momentum (heavy ball): :math:`x_{t+1} = x_t - \alpha\lambda_1 x_t + \rho(x_t - x_{t-1})`.
+    Nesterov: :math:`x_{t+1} = (1 - \alpha\lambda_1)\big(x_t + \rho(x_t - x_{t-1})\big)` (the
     look-ahead form with :math:`v_t = x_t - x_{t-1}`). The method is stable iff both eigenvalues
     lie inside the unit circle.
 
@@ -569,7 +569,7 @@ def iteration_matrix(h: float, rho: float, nesterov: bool = False) -> np.ndarray
 
 
 def stability_limit(rho: float, nesterov: bool = False) -> float:
-    r"""The largest :math:`\alpha\lambda` for which momentum (or Nesterov) converges on a quadratic, by bisection.
+    r"""The largest :math:`\alpha\lambda_i` for which momentum (or Nesterov) converges on a quadratic, by bisection.
 
     Computed from the spectral radius of :func:`iteration_matrix`; the closed forms are
     :math:`2(1+\rho)` for momentum and :math:`2(1+\rho)/(1+2\rho)` for Nesterov (both 2
@@ -593,7 +593,7 @@ def stability_limit(rho: float, nesterov: bool = False) -> float:
 
 @dataclass(frozen=True)
 class NoisyQuadraticRun:
-    r"""Many independent runs of SGD on the noisy quadratic :math:`\tfrac12\lambda x^2` (:func:`noisy_quadratic_run`).
+    r"""Many independent runs of SGD on the noisy quadratic :math:`\tfrac12\lambda_1 x^2` (:func:`noisy_quadratic_run`).
 
     Attributes
     ----------
@@ -632,10 +632,10 @@ def noisy_quadratic_run(lr: float, steps: int, *, curvature: float = 1.0, noise:
                         batch_size: int = 1, momentum: float = 0.0, schedule: Any = None,
                         burn_in: int | None = None, runs: int = 500, x0: float = 0.0,
                         seed: int = 0) -> NoisyQuadraticRun:
-    r"""SGD, with or without momentum, on :math:`f(x) = \tfrac12\lambda x^2` with noisy gradients, ``runs`` times at once.
+    r"""SGD, with or without momentum, on :math:`f(x) = \tfrac12\lambda_1 x^2` with noisy gradients, ``runs`` times at once.
 
-    Every step sees the gradient :math:`g_t = \lambda x_t + \xi_t` with independent noise
-    :math:`\xi_t \sim \mathcal N(0, \sigma^2/B)`: the per-sample gradients scatter with
+    Every step sees the gradient :math:`g_t = \lambda_1 x_t + \text{noise}_t` with independent
+    :math:`\text{noise}_t \sim \mathcal N(0, \sigma^2/B)`: the per-sample gradients scatter with
     variance :math:`\sigma^2` around the true gradient, and a minibatch of :math:`B` averages
     them. The update is :class:`dlnotes.optim.SGD` (``momentum=rho``: the gradient-sum form
     :math:`m_{t+1} = \rho m_t + g_t`, :math:`x_{t+1} = x_t - \alpha m_{t+1}`), applied to a
@@ -653,7 +653,7 @@ def noisy_quadratic_run(lr: float, steps: int, *, curvature: float = 1.0, noise:
     steps : int >= 1
         :math:`T`.
     curvature : float > 0
-        :math:`\lambda`.
+        :math:`\lambda_1`.
     noise : float >= 0
         :math:`\sigma`, the standard deviation of one sample's gradient noise.
     batch_size : int >= 1
@@ -739,24 +739,24 @@ def noise_floor(lr: float, *, curvature: float = 1.0, noise: float = 1.0, batch_
                 momentum: float = 0.0) -> float:
     r"""The stationary :math:`\mathbb E[x_t^2]` of SGD with a constant rate on the noisy quadratic of :func:`noisy_quadratic_run`.
 
-    Plain SGD, :math:`x_{t+1} = (1 - \alpha\lambda)x_t - \alpha\xi_t`, settles at
+    Plain SGD, :math:`x_{t+1} = (1 - \alpha\lambda_1)x_t - \alpha\,\text{noise}_t`, settles at
 
     .. math::
 
-        \mathbb E[x^2] = \frac{\alpha^2\sigma^2/B}{1 - (1 - \alpha\lambda)^2}
-        = \frac{\alpha\sigma^2}{B\lambda(2 - \alpha\lambda)} .
+        \mathbb E[x^2] = \frac{\alpha^2\sigma^2/B}{1 - (1 - \alpha\lambda_1)^2}
+        = \frac{\alpha\sigma^2}{B\lambda_1(2 - \alpha\lambda_1)} .
 
     With momentum :math:`\rho` the iterates follow
-    :math:`x_{t+1} = (1 + \rho - \alpha\lambda)x_t - \rho x_{t-1} - \alpha\xi_t`, an
+    :math:`x_{t+1} = (1 + \rho - \alpha\lambda_1)x_t - \rho x_{t-1} - \alpha\,\text{noise}_t`, an
     autoregressive process whose stationary variance is
-    :math:`\frac{\alpha^2\sigma^2}{B}\,\frac{1 + \rho}{(1 - \rho)\big((1 + \rho)^2 - (1 + \rho - \alpha\lambda)^2\big)}`.
-    For a small :math:`\alpha\lambda` both are about :math:`\alpha_{\mathrm{eff}}\sigma^2/(2B\lambda)`
+    :math:`\frac{\alpha^2\sigma^2}{B}\,\frac{1 + \rho}{(1 - \rho)\big((1 + \rho)^2 - (1 + \rho - \alpha\lambda_1)^2\big)}`.
+    For a small :math:`\alpha\lambda_1` both are about :math:`\alpha_{\mathrm{eff}}\sigma^2/(2B\lambda_1)`
     with the effective rate :math:`\alpha_{\mathrm{eff}} = \alpha/(1 - \rho)`: momentum with rate
     :math:`\alpha` has the floor of plain SGD with rate :math:`\alpha/(1-\rho)`.
 
     Chapters: *Gradient descent and its problems*; *Momentum and Nesterov*.
 
-    Raises ``ValueError`` outside the stability range :math:`0 < \alpha\lambda < 2(1 + \rho)`.
+    Raises ``ValueError`` outside the stability range :math:`0 < \alpha\lambda_1 < 2(1 + \rho)`.
     """
     lr = as_scalar(lr, "lr", low=0.0, low_open=True)
     lam = as_scalar(curvature, "curvature", low=0.0, low_open=True)
@@ -781,7 +781,7 @@ def averaged_noise_floor(lr: float, steps_averaged: int, *, curvature: float = 1
     .. math::
 
         \mathbb E[\bar x^2] = \frac1T\Big(\gamma_0 + 2\sum_{k=1}^{T-1}\big(1 - \tfrac kT\big)\gamma_k\Big)
-        \;\longrightarrow\; \frac{\sigma^2}{B\lambda^2 T} \quad (T \to \infty),
+        \;\longrightarrow\; \frac{\sigma^2}{B\lambda_1^2 T} \quad (T \to \infty),
 
     a limit in which the rate and the momentum cancel out. Unlike :func:`noise_floor` it falls
     like :math:`1/T`: averaging the iterates removes the floor.

@@ -42,16 +42,16 @@ def _stability_bound(rng: np.random.Generator) -> Variant:
     q = landscapes.Quadratic(A)
     bound = landscapes.stability_bound(q)
     lam_min, lam_max = q.eigenvalues
-    a, b, c = A[0, 0], A[0, 1], A[1, 1]
+    a11, a12, a22 = A[0, 0], A[0, 1], A[1, 1]
     prompt = (f"Gradient descent runs on $f(x) = \\tfrac12 x^\\top A x$ with $A = {_mat(A)}$. "
               r"Above which learning rate $\alpha$ does it diverge from almost every starting point? "
               r"(Give the bound $\alpha_{\max}$: it converges for every $\alpha < \alpha_{\max}$.)")
     explanation = (
-        r"The eigenvalues of a symmetric $2\times 2$ matrix are "
-        r"$\lambda = \frac{a + c}{2} \pm \sqrt{\big(\frac{a - c}{2}\big)^2 + b^2}$, here "
+        r"The eigenvalues of a symmetric $2\times 2$ matrix $A$ are "
+        r"$\lambda_i = \frac{A_{11} + A_{22}}{2} \pm \sqrt{\big(\frac{A_{11} - A_{22}}{2}\big)^2 + A_{12}^2}$, here "
         f"$\\lambda_{{\\min}} = {lam_min:.4f}$ and $\\lambda_{{\\max}} = {lam_max:.4f}$ "
-        f"($a = {a:g}$, $b = {b:g}$, $c = {c:g}$). Each eigen-coordinate is multiplied by "
-        r"$1 - \alpha\lambda_i$ per step, and all of them shrink iff $|1 - \alpha\lambda_i| < 1$ "
+        f"($A_{{11}} = {a11:g}$, $A_{{12}} = {a12:g}$, $A_{{22}} = {a22:g}$). Each eigen-coordinate is multiplied by "
+        r"$1 - \alpha\lambda_i$ per step, and all of them shrink iff $\lvert 1 - \alpha\lambda_i\rvert < 1$ "
         f"for every $i$, i.e. $\\alpha < 2/\\lambda_{{\\max}} = {bound:.4f}$. The smallest "
         "eigenvalue plays no part in stability; it only sets the speed.")
     return Variant(prompt, {"A": A.tolist()}, bound, explanation, rtol=1e-3)
@@ -104,16 +104,16 @@ def _regime(rng: np.random.Generator) -> Variant:
     keys = dict(zip("abcde", _REGIME_TEXT))          # option letter -> regime name
     answer = next(k for k, v in keys.items() if v == regime)
     prompt = (r"Gradient descent with learning rate $\alpha = " + f"{lr:g}" + r"$ runs on a quadratic "
-              r"whose Hessian has an eigenvalue $\lambda = " + f"{lam:g}" + r"$. What happens to the "
+              r"whose Hessian has an eigenvalue $\lambda_i = " + f"{lam:g}" + r"$. What happens to the "
               r"coordinate of $x_t - x^*$ along that eigenvector?")
-    explanation = (f"Per step the coordinate is multiplied by $1 - \\alpha\\lambda = 1 - {product:g} = "
+    explanation = (f"Per step the coordinate is multiplied by $1 - \\alpha\\lambda_i = 1 - {product:g} = "
                    f"{1 - product:g}$. " + {
                        "monotone": "A factor in $(0, 1)$: it shrinks and keeps its sign.",
                        "one step": "A factor of 0: the coordinate vanishes in one step.",
                        "oscillating": "A factor in $(-1, 0)$: it shrinks and flips sign every step.",
-                       "bouncing": r"A factor of $-1$: it flips forever; $\alpha = 2/\lambda$ is the "
+                       "bouncing": r"A factor of $-1$: it flips forever; $\alpha = 2/\lambda_i$ is the "
                                    "edge of stability.",
-                       "diverging": r"A factor below $-1$: it flips and grows; $\alpha > 2/\lambda$.",
+                       "diverging": r"A factor below $-1$: it flips and grows; $\alpha > 2/\lambda_i$.",
                    }[regime])
     return Variant(prompt, {"lr": lr, "eigenvalue": lam}, answer, explanation,
                    choices={k: _REGIME_TEXT[v] for k, v in keys.items()})
@@ -206,7 +206,7 @@ def _saddle_escape(rng: np.random.Generator) -> Variant:
     explanation = (r"$\partial f/\partial x_2 = -2x_2$, so each step multiplies $x_2$ by $1 + 2\alpha = "
                    f"{1 + 2 * lr:g}$ while $x_1$ shrinks by $1 - 2\\alpha$. We need "
                    f"$(1 + 2\\alpha)^t \\cdot 10^{{{-m}}} > 1$, i.e. "
-                   f"$t > {m}\\ln 10 / \\ln {1 + 2 * lr:g} = {m * math.log(10) / math.log(1 + 2 * lr):.2f}$: "
+                   f"$t > {m}\\log 10 / \\log {1 + 2 * lr:g} = {m * math.log(10) / math.log(1 + 2 * lr):.2f}$: "
                    f"$t = {k}$. The time spent near a saddle grows only like the logarithm of "
                    "1 / (initial offset).")
     return Variant(prompt, {"lr": lr, "log10_offset": -m}, k, explanation, rtol=0.0, atol=0.4)

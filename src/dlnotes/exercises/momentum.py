@@ -185,19 +185,20 @@ def _stability(rng: np.random.Generator) -> Variant:
     h = stability_limit(rho, nesterov=use_nesterov)
     name = "Nesterov momentum" if use_nesterov else "SGD + momentum (heavy ball)"
     prompt = (f"{name} with $\\rho = {rho:g}$ minimises the one-dimensional quadratic "
-              f"$f(x) = \\tfrac12\\cdot{lam:g}\\,x^2$. What is the largest learning rate $\\alpha$ "
+              f"$f(x) = \\tfrac12\\lambda_1 x^2$ with $\\lambda_1 = {lam:g}$. What is the largest learning "
+              "rate $\\alpha$ "
               "for which it still converges (from any start)?")
     if use_nesterov:
         derivation = (r"With $v_t = x_t - x_{t-1}$ the look-ahead form is "
-                      r"$x_{t+1} = (1 - \alpha\lambda)\big((1+\rho)x_t - \rho x_{t-1}\big)$; its "
+                      r"$x_{t+1} = (1 - \alpha\lambda_1)\big((1+\rho)x_t - \rho x_{t-1}\big)$; its "
                       r"characteristic roots stay inside the unit circle iff "
-                      r"$\alpha\lambda < 2(1+\rho)/(1+2\rho)$.")
+                      r"$\alpha\lambda_1 < 2(1+\rho)/(1+2\rho)$.")
     else:
-        derivation = (r"On the quadratic, $x_{t+1} = (1 + \rho - \alpha\lambda)x_t - \rho x_{t-1}$; its "
+        derivation = (r"On the quadratic, $x_{t+1} = (1 + \rho - \alpha\lambda_1)x_t - \rho x_{t-1}$; its "
                       r"characteristic roots stay inside the unit circle iff "
-                      r"$\alpha\lambda < 2(1 + \rho)$.")
-    explanation = (derivation + f" Here $\\alpha\\lambda < {h:.5g}$, so $\\alpha < {h:.5g}/{lam:g} = "
-                   f"{h / lam:.5g}$ (plain gradient descent: $2/\\lambda = {2 / lam:.4g}$).")
+                      r"$\alpha\lambda_1 < 2(1 + \rho)$.")
+    explanation = (derivation + f" Here $\\alpha\\lambda_1 < {h:.5g}$, so $\\alpha < {h:.5g}/{lam:g} = "
+                   f"{h / lam:.5g}$ (plain gradient descent: $2/\\lambda_1 = {2 / lam:.4g}$).")
     return Variant(prompt, {"lam": lam, "momentum": rho, "nesterov": use_nesterov}, h / lam,
                    explanation, rtol=1e-3)
 

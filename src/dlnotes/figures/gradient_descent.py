@@ -458,10 +458,10 @@ _REGIME_PRODUCTS = (0.3, 1.0, 1.5, 2.0, 2.1)
 
 
 def regimes_figure(products: Sequence[float] = _REGIME_PRODUCTS, steps: int = 12) -> Figure:
-    r"""One eigen-coordinate under gradient descent, :math:`\omega_t = (1 - \alpha\lambda)^t \omega_0`, for several :math:`\alpha\lambda`.
+    r"""One eigen-coordinate under gradient descent, :math:`\omega_t = (1 - \alpha\lambda_i)^t \omega_0`, for several :math:`\alpha\lambda_i`.
 
     Each panel runs :func:`dlnotes.landscapes.gd_on_quadratic` on the 1-D quadratic
-    :math:`\tfrac12\lambda x^2` with :math:`\lambda = 1` and names the regime with
+    :math:`\tfrac12\lambda_1 x^2` with :math:`\lambda_1 = 1` and names the regime with
     :func:`dlnotes.landscapes.gd_regime`.
     """
     fig = new_figure(10.0, 2.7)
@@ -475,10 +475,10 @@ def regimes_figure(products: Sequence[float] = _REGIME_PRODUCTS, steps: int = 12
             PALETTE["reference"] if regime == "bouncing" else PALETTE["central"])
         ax.axhline(0, color="0.8", lw=0.8)
         ax.plot(t, c, "o-", color=color, ms=3, lw=1)
-        ax.set_title(f"$\\alpha\\lambda = {r:g}$: {regime}", fontsize=9)
+        ax.set_title(f"$\\alpha\\lambda_i = {r:g}$: {regime}", fontsize=9)
         ax.set_xlabel("step $t$")
         ax.set_ylim(-3.2, 3.2)
-    axes[0].set_ylabel(r"$\omega_t = (1 - \alpha\lambda)^t \omega_0$")
+    axes[0].set_ylabel(r"$\omega_t = (1 - \alpha\lambda_i)^t \omega_0$")
     return fig
 
 

@@ -129,7 +129,7 @@ def _draw_outlier(fig: Figure, delta: float, outlier: float):
     now = ax_r.axvline(outlier, color="black", lw=0.8, ls=":")
     ax_r.set_xlim(-1.5, 31.5)
     ax_r.set_xlabel("position of the outlier")
-    ax_r.set_ylabel("fitted constant $c$")
+    ax_r.set_ylabel(r"fitted constant $\hat y$")
     ax_r.set_ylim(-0.5, 3.5)
     ax_r.set_title("How far the outlier drags it")
     legend = ax_r.legend(handles=list(curves.values()), labels=list(order), fontsize=7,

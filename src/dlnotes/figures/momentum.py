@@ -182,8 +182,8 @@ def momentum_signal_to_noise(rho: float, sigma: float = 1.0, steps: int = 20000,
                              seed: int = 0) -> tuple[float, float]:
     r"""Measured signal-to-noise ratio of the step direction of SGD with momentum under gradient noise.
 
-    The gradient is :math:`g_t = g + \sigma\xi_t` with :math:`g = (1, 0)` and standard normal
-    :math:`\xi_t`; the momentum buffer :math:`m_t` of :class:`dlnotes.optim.SGD` (``momentum=rho``) is
+    The gradient is :math:`g_t = g + \sigma\,\text{noise}_t` with :math:`g = (1, 0)` and standard
+    normal noise; the momentum buffer :math:`m_t` of :class:`dlnotes.optim.SGD` (``momentum=rho``) is
     recorded after ``burn_in`` steps. The ratio is the mean of the buffer's first coordinate
     over the standard deviation of its second one (a coordinate with no signal). For
     :math:`\rho = 0` (plain SGD) it is :math:`1/\sigma`; the exponential average predicts

@@ -20,7 +20,7 @@ Each schedule equals a ``torch.optim.lr_scheduler`` (named in its docstring): ou
 Notation (the book's): :math:`\alpha` the base rate [``lr``], :math:`\alpha_t` the rate of
 step :math:`t`, :math:`T` the run length, :math:`T_s` the steps between decays,
 :math:`\zeta` the decay factor per decay [torch's ``gamma``], :math:`\tau` a time
-constant in steps, :math:`W` the warm-up steps, :math:`T_0, T_{\mathrm{mult}}` the warm
+constant in steps, :math:`T_w` the warm-up steps, :math:`T_0, T_{\mathrm{mult}}` the warm
 restarts' first period and its multiplier, :math:`B, B_0` batch sizes. Step numbers and
 step counts are at most :data:`MAX_STEPS` (:math:`2^{53}`, beyond which a float64 no
 longer holds every integer).
@@ -211,8 +211,8 @@ def inverse_sqrt(lr: float, timescale: float = 1.0) -> Schedule:
     r"""Inverse square root decay, :math:`\alpha_t = \alpha / \sqrt{1 + t/\tau}`.
 
     Decays more slowly than 1/t; common for Transformers. After a warm-up of
-    :math:`W` steps with :math:`\tau = W`, ``warmup(inverse_sqrt(lr, W), W)`` gives
-    :math:`\alpha\sqrt{W/t}` for :math:`t \ge W`, the rate of Vaswani et al. (2017) up to
+    :math:`T_w` steps with :math:`\tau = T_w`, ``warmup(inverse_sqrt(lr, W), W)`` gives
+    :math:`\alpha\sqrt{T_w/t}` for :math:`t \ge T_w`, the rate of Vaswani et al. (2017) up to
     the constant. With torch: ``LambdaLR(lambda t: 1 / math.sqrt(1 + t / tau))``.
 
     Chapter: *Learning-rate schedules*.
@@ -370,11 +370,11 @@ def cyclic(min_lr: float, max_lr: float, step_size_up: int,
 
 
 def warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 0.0) -> Schedule:
-    r"""Linear warm-up before any schedule: :math:`\alpha_t = \alpha_{\max}\bigl(\text{start} + (1 - \text{start})\,t/W\bigr)` for :math:`t < W`, then the schedule shifted by :math:`W`.
+    r"""Linear warm-up before any schedule: :math:`\alpha_t = \alpha_{\max}\bigl(\text{start} + (1 - \text{start})\,t/T_w\bigr)` for :math:`t < T_w`, then the schedule shifted by :math:`T_w`.
 
     :math:`\alpha_{\max}` is the wrapped schedule's first rate (the peak) and start the
     starting fraction ``start_factor``. After the warm-up the wrapped schedule starts from
-    its own step 0, so ``warmup(cosine(lr, T), W)`` runs for :math:`W + T` steps. Equals
+    its own step 0, so ``warmup(cosine(lr, T), W)`` runs for :math:`T_w + T` steps. Equals
     torch's ``SequentialLR([LinearLR(start_factor, total_iters=W), <schedule>],
     milestones=[W])`` (torch needs ``start_factor > 0``; a ``LambdaLR`` does 0).
 
@@ -384,7 +384,7 @@ def warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 0.0) -> 
     ----------
     schedule : Schedule
     warmup_steps : int >= 1
-        :math:`W`.
+        :math:`T_w`.
     start_factor : float in [0, 1]
         The fraction of :math:`\alpha_{\max}` at :math:`t = 0` (default 0: start from a
         zero rate).

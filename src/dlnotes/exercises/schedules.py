@@ -26,17 +26,17 @@ def _warmup_cosine(rng: np.random.Generator) -> Variant:
     t = int(rng.integers(1, W)) if in_warmup else int(rng.integers(W, W + T))
     sched = schedules.warmup(schedules.cosine(lr, T), W)
     value = sched(t)
-    prompt = (f"A run uses a linear warm-up from 0 over the first $W = {W}$ steps to the peak "
+    prompt = (f"A run uses a linear warm-up from 0 over the first $T_w = {W}$ steps to the peak "
               f"rate $\\alpha = {lr:g}$, followed by a cosine decay to 0 over the next $T = {T}$ "
               f"steps. Steps are counted from $t = 0$. What is the learning rate of step $t = {t}$?")
     if in_warmup:
-        explanation = (f"Step {t} is in the warm-up ($t < W$): $\\alpha_t = \\alpha\\,t/W = "
+        explanation = (f"Step {t} is in the warm-up ($t < T_w$): $\\alpha_t = \\alpha\\,t/T_w = "
                        f"{lr:g} \\cdot {t}/{W} = {value:.6g}$.")
     else:
-        explanation = (f"Step {t} is $t - W = {t - W}$ steps into the cosine phase: "
-                       r"$\alpha_t = \tfrac12\alpha\big(1 + \cos(\pi (t - W)/T)\big) = "
+        explanation = (f"Step {t} is $t - T_w = {t - W}$ steps into the cosine phase: "
+                       r"$\alpha_t = \tfrac12\alpha\big(1 + \cos(\pi (t - T_w)/T)\big) = "
                        f"\\tfrac12 \\cdot {lr:g}\\,(1 + \\cos(\\pi \\cdot {t - W}/{T})) = {value:.6g}$. "
-                       "(Forgetting the shift by $W$ is the classic mistake.)")
+                       "(Forgetting the shift by $T_w$ is the classic mistake.)")
     return Variant(prompt, {"lr": lr, "warmup": W, "total": T, "t": t}, value, explanation,
                    rtol=1e-4, atol=1e-12)
 
@@ -175,10 +175,10 @@ def _warmup_cosine_code(rng: np.random.Generator) -> Variant:
                  "    s = min(t - warmup, total)\n"
                  "    return 0.5 * lr * (1 + math.cos(math.pi * s / total))\n")
     prompt = ("Write `warmup_cosine(t, lr, warmup, total)` returning the learning rate of step `t` "
-              r"(counted from 0): $\alpha\,t/W$ during a linear warm-up of $W$ = `warmup` steps, then "
+              r"(counted from 0): $\alpha\,t/T_w$ during a linear warm-up of $T_w$ = `warmup` steps, then "
               r"a cosine decay $\tfrac12\alpha(1 + \cos(\pi s/T))$ over $T$ = `total` steps, where "
-              r"$s = t - W$ counts the steps since the warm-up ended, and 0 after that. "
-              f"The tests use $\\alpha = {lr:g}$, $W = {W}$, $T = {T}$.")
+              r"$s = t - T_w$ counts the steps since the warm-up ended, and 0 after that. "
+              f"The tests use $\\alpha = {lr:g}$, $T_w = {W}$, $T = {T}$.")
     explanation = ("Shift the cosine by the warm-up, and clamp it at the end:\n\n```python\n"
                    + reference + "```\n\nThis is `dlnotes.schedules.warmup(schedules.cosine(lr, "
                    "total), warmup)`. In PyTorch, `LambdaLR(opt, lambda t: warmup_cosine(t, 1.0, "
@@ -187,7 +187,7 @@ def _warmup_cosine_code(rng: np.random.Generator) -> Variant:
                    "(`start_factor` must be positive). With `start_factor=1e-12`, "
                    f"`SequentialLR(opt, [LinearLR(opt, start_factor=1e-12, total_iters={W}), "
                    f"CosineAnnealingLR(opt, T_max={T})], milestones=[{W}])` agrees to within "
-                   f"$10^{{-12}}\\alpha$ for the first $W + T = {W + T}$ steps, after which "
+                   f"$10^{{-12}}\\alpha$ for the first $T_w + T = {W + T}$ steps, after which "
                    "`CosineAnnealingLR` climbs back up while this schedule stays at 0.")
     return Variant(prompt, {"lr": lr, "warmup": W, "total": T, "t": ts}, reference, explanation,
                    function="warmup_cosine", tests=tests, starter=starter, rtol=1e-9, atol=1e-12)

@@ -102,12 +102,12 @@ def book_schedules(lr: float = 0.1, steps: int = 1000) -> list[ScheduleEntry]:
                       f"LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters={T})"),
         ScheduleEntry("warm-up + cosine",
                       schedules.warmup(schedules.cosine(lr, T - w), w, start_factor=0.01),
-                      rf"\text{{linear from }} 0.01\alpha \text{{ over }} W = {w}, \text{{ then cosine over }} {T - w}",
+                      rf"\text{{linear from }} 0.01\alpha \text{{ over }} T_w = {w}, \text{{ then cosine over }} {T - w}",
                       f"warmup(cosine({lr:g}, {T - w}), {w}, start_factor=0.01)",
                       f"SequentialLR(opt, [LinearLR(opt, start_factor=0.01, total_iters={w}), "
                       f"CosineAnnealingLR(opt, T_max={T - w})], milestones=[{w}])"),
         ScheduleEntry("warm-up + inverse sqrt", schedules.warmup(schedules.inverse_sqrt(lr, w), w),
-                      rf"\alpha\,t/W \text{{ for }} t < W,\ \text{{then}}\ \alpha\sqrt{{W/t}},\ W = {w}",
+                      rf"\alpha\,t/T_w \text{{ for }} t < T_w,\ \text{{then}}\ \alpha\sqrt{{T_w/t}},\ T_w = {w}",
                       f"warmup(inverse_sqrt({lr:g}, {w}), {w})",
                       f"LambdaLR(opt, lambda t: t / {w} if t < {w} else math.sqrt({w} / t))"),
         ScheduleEntry("warm restarts", schedules.cosine_warm_restarts(lr, w, 2),
@@ -308,7 +308,7 @@ def _draw_plotter(fig: Figure, warmup: float, period: float):
         peaks.set_data(r, v[r] + 0.004)
         shade.set_x(0)
         shade.set_width(w)
-        title.set_text(f"warm-up W = {w}, restart period T₀ = {p}: {len(r)} restart"
+        title.set_text(f"warm-up T_w = {w}, restart period T₀ = {p}: {len(r)} restart"
                        f"{'' if len(r) == 1 else 's'}, mean rate {v.mean():.4f}")
         # The shaded warm-up passes over the reference curve and its label, and the curve
         # runs along the bottom spine at rate 0: redraw those (unchanged) over them.
@@ -322,10 +322,10 @@ def schedule_explorable() -> Explorable:
     """Explorable: a schedule plotter with sliders for the warm-up length and the restart period."""
     return Explorable(
         _draw_plotter,
-        [Control("warmup", "warm-up steps W", _WARMUPS, value=100, fmt="{:.0f}"),
+        [Control("warmup", "warm-up steps T_w", _WARMUPS, value=100, fmt="{:.0f}"),
          Control("period", "restart period T₀", _PERIODS, value=300, fmt="{:.0f}")],
         alt=("The learning rate against the step over 1000 steps: a linear warm-up from zero over the "
-             "shaded first W steps, then cosine decays from 0.1 towards zero that restart at 0.1 every "
+             "shaded first T_w steps, then cosine decays from 0.1 towards zero that restart at 0.1 every "
              "T₀ steps, with triangles marking the restarts. A dashed grey curve shows a single cosine "
              "decay over the whole run for comparison; the title counts the restarts and gives the "
              "mean rate."),

@@ -1,23 +1,27 @@
 """The process that runs one student's answer cells (started by :mod:`.sandbox`).
 
-Run as ``python -I _sandbox_child.py`` with the job as JSON on stdin; it imports
-nothing from dlnotes (the child never sees the question bank or an answer). In order:
+Run as ``python -I -S _sandbox_child.py`` with the job as JSON on stdin, normally inside
+a bubblewrap sandbox (see :mod:`.sandbox` for what that sandbox is). It imports nothing
+from dlnotes: the child never sees the question bank or an answer. In order:
 
-1. read the job (cells to run, limits, allowed folders) from stdin;
-2. lower its own resource limits (memory, CPU time, file size, processes, open files,
-   core dumps), soft = hard so student code cannot raise them again;
-3. keep a private copy of stdout for the protocol, send fds 1 and 2 to /dev/null and
+1. read the job (cells, limits, where NumPy is) from stdin;
+2. if the job says so (the grader runs as root), drop to an unprivileged uid/gid: from
+   here on nothing runs as root;
+3. import NumPy, run the trusted setup cell, then lower its own resource limits
+   (address space, CPU time, file size, processes, open files, core dumps) with
+   soft = hard, as the unprivileged user, so student code cannot raise them again;
+4. keep a private copy of stdout for the protocol, send fds 1 and 2 to /dev/null and
    ``sys.stdout``/``sys.stderr`` to a bounded sink (a print loop cannot fill a pipe);
-4. install an audit hook (PEP 578) that refuses reads outside the scratch folder and
-   the Python installation, any write outside the scratch folder, listing other
-   folders, subprocesses, ``os.system``/``exec``/``fork``, signals to other processes,
-   sockets, ctypes, sqlite, and gc's object-graph walkers (which could reach the hook);
-5. run each cell in one shared namespace, like a notebook kernel, each under a wall-clock
-   timer, and report every cell on one JSON line: ``start``, then ``done`` with the
-   answer (the value of a variable, or a function's outputs on given inputs) or the error.
+5. install an audit hook (PEP 578) that refuses file access outside the working folder
+   and the Python installation, subprocesses, sockets and ctypes, **only to give a clear
+   message** ("not allowed while grading: ...") for the common attempts: student code
+   can remove it. The boundary is the sandbox, the limits and the parent's clock;
+6. report ``ready``, then run each cell in one shared namespace (like a notebook kernel)
+   under a wall-clock timer and write one ``result`` line per cell, then ``end``.
 
-The audit hook is defence in depth, not a security boundary (PEP 578 says as much):
-the hard limits are the resource limits and the parent's kill on time out.
+Nothing this process writes is trusted by the parent: once the first cell runs, the
+student's code controls it. The parent validates every line, decides from its own
+count which cell a result belongs to, and enforces its own deadlines.
 """
 
 import json
@@ -27,9 +31,9 @@ import resource
 import signal
 import sys
 
-import numpy as np
+np = None                     # NumPy, imported once sys.path is set up
 
-_MAX_ITEMS = 100_000          # numbers sent back for one answer
+_MAX_ITEMS = 100_000          # numbers sent back for one answer or one output
 _MAX_TEXT = 2_000             # characters of a text answer or error message
 
 
@@ -58,9 +62,20 @@ class _Sink:
         return False
 
 
+def _drop_privileges(uid, gid):
+    """Become ``uid``/``gid`` with no supplementary groups (real, effective and saved ids),
+    which also clears every capability; refuse to go on if that did not happen."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid) or os.getgroups():
+        raise RuntimeError("could not drop privileges")
+
+
 def _set_limits(limits):
     mem = int(limits["memory_bytes"])
-    pages = int(open("/proc/self/statm").read().split()[0])
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[0])
     # The budget is on top of what Python and NumPy already use.
     as_limit = pages * resource.getpagesize() + mem
     cpu = int(math.ceil(limits["cpu_seconds"]))
@@ -77,6 +92,7 @@ def _set_limits(limits):
 
 
 def _install_guard(scratch, read_roots, deny_roots):
+    """The audit hook: friendly refusals for the usual attempts (not the boundary)."""
     realpath, join, getcwd, fsdecode, readlink = (os.path.realpath, os.path.join, os.getcwd,
                                                   os.fsdecode, os.readlink)
     scratch = realpath(scratch)
@@ -100,7 +116,8 @@ def _install_guard(scratch, read_roots, deny_roots):
     listing = frozenset({"os.listdir", "os.scandir", "glob.glob", "glob.glob/2", "os.walk",
                          "os.fwalk"})
     blocked_imports = frozenset({"_posixsubprocess", "_ctypes", "ctypes", "_socket", "socket",
-                                 "_sqlite3", "pty", "multiprocessing", "_multiprocessing"})
+                                 "_sqlite3", "pty", "multiprocessing", "_multiprocessing",
+                                 "_posixshmem"})
 
     def under(path, root):
         return path == root or path.startswith(root + os.sep)
@@ -111,8 +128,6 @@ def _install_guard(scratch, read_roots, deny_roots):
         base = getcwd() if dir_fd is None or dir_fd < 0 else readlink(f"/proc/self/fd/{dir_fd}")
         return realpath(join(base, fsdecode(path)))
 
-    # The scratch folder is new and empty, so it is allowed even inside a denied folder
-    # (grades written to /tmp must not make /tmp/<scratch> unusable).
     def may_read(p):
         if p is None or under(p, scratch):
             return True
@@ -134,9 +149,9 @@ def _install_guard(scratch, read_roots, deny_roots):
             p = resolve(path)
             writing = bool(mode and any(c in mode for c in "wax+")) or bool((flags or 0) & write_flags)
             if writing and not may_write(p):
-                refuse(f"writing {path!r} (only the current folder is writable)")
+                refuse("writing outside the current folder")
             if not writing and not may_read(p):
-                refuse(f"reading {path!r}")
+                refuse("reading files outside the current folder")
         elif event in blocked or event.startswith(blocked_prefixes):
             refuse(event)
         elif event == "import":
@@ -148,10 +163,10 @@ def _install_guard(scratch, read_roots, deny_roots):
             paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
             for a in paths:
                 if not may_write(resolve(a, dir_fd)):
-                    refuse(f"{event} {a!r}")
+                    refuse(f"{event} outside the current folder")
         elif event in listing:
             if args and isinstance(args[0], (str, bytes, os.PathLike)) and not may_read(resolve(args[0])):
-                refuse(f"listing {args[0]!r}")
+                refuse("listing folders outside the current folder")
 
     sys.addaudithook(hook)
 
@@ -184,8 +199,8 @@ def _error(exc):
 
 
 def _run_cell(cell, ns, seconds):
-    """Execute one cell and extract its answer; returns the ``done`` message."""
-    msg = {"event": "done", "key": cell["key"]}
+    """Execute one cell and extract its answer; returns the ``result`` message."""
+    msg = {"event": "result"}
 
     def on_alarm(signum, frame):
         raise _TimeLimit()
@@ -228,9 +243,26 @@ def _run_cell(cell, ns, seconds):
 
 def main():
     """Read the job, lock the process down, run the cells, report each one."""
+    global np
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    _set_limits(job["limits"])
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+
+    def send(msg):
+        proto.write(json.dumps(msg) + "\n")
+        proto.flush()
+
+    if job.get("drop"):
+        _drop_privileges(*job["drop"])
+    sys.path.extend(job.get("sys_path", []))
+    import numpy
+    np = numpy
+    ns = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        exec(compile(job.get("prelude", ""), "<setup>", "exec"), ns)  # noqa: S102 - trusted
+    except BaseException as exc:
+        send({"event": "setup-error", "error": _error(exc)})
+        return
+    _set_limits(job["limits"])
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -239,17 +271,10 @@ def main():
     sys.stdin = open(os.devnull)
     sys.dont_write_bytecode = True
     sys.modules["_posixsubprocess"] = None     # makes `import _posixsubprocess` fail
-    _install_guard(job["scratch"], job["read_roots"], job["deny_roots"])
-
-    def send(msg):
-        proto.write(json.dumps(msg) + "\n")
-        proto.flush()
-
+    _install_guard(job["scratch"], job["read_roots"], job.get("deny_roots", []))
     send({"event": "ready"})
-    ns = {"__name__": "__main__", "__builtins__": __builtins__}
     seconds = float(job["limits"]["cell_seconds"])
     for cell in job["cells"]:
-        send({"event": "start", "key": cell["key"]})
         send(_run_cell(cell, ns, seconds))
     send({"event": "end"})
 

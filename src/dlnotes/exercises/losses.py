@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses
-from . import Variant, exercise
+from . import Part, Variant, exercise
 
 CHAPTER = "losses"
 
@@ -41,11 +41,14 @@ def _multiclass_hinge(rng: np.random.Generator) -> Variant:
         + f"and the true classes are $y^{{(1)}} = {labels[0] + 1}$, $y^{{(2)}} = {labels[1] + 1}$, "
         f"$y^{{(3)}} = {labels[2] + 1}$. Compute the mean multiclass hinge loss "
         r"$\frac13\sum_i \sum_{j \ne y^{(i)}} \max(0, s_j - s_{y^{(i)}} + 1)$."
+        " Give the loss of each sample and then the mean, as `L1, L2, L3, mean`: right "
+        "per-sample losses earn partial credit when the mean is wrong."
     )
     explanation = ("\n".join(lines) + "\n\n"
                    + f"Mean: $({' + '.join(f'{v:.1f}' for v in per)}) / 3 = {per.mean():.4f}$.")
     return Variant(prompt, {"scores_by_class": scores.T.tolist(), "labels": labels.tolist()},
-                   float(per.mean()), explanation, rtol=1e-3, atol=1e-3)
+                   float(per.mean()), explanation, rtol=1e-3, atol=1e-3,
+                   parts=tuple(Part(f"L{i + 1}", float(per[i])) for i in range(n)))
 
 
 @exercise("losses.softmax-cross-entropy", title="Softmax cross-entropy of one sample",

@@ -1,27 +1,31 @@
-"""The process that runs one student's answer cells (started by :mod:`.sandbox`).
+"""The process tree that runs one student's answer cells (started by :mod:`.sandbox`).
 
 Run as ``python -I -S _sandbox_child.py`` with the job as JSON on stdin, normally inside
 a bubblewrap sandbox (see :mod:`.sandbox` for what that sandbox is). It imports nothing
-from dlnotes: the child never sees the question bank or an answer. In order:
+from dlnotes: it never sees the question bank or an answer. This first process, the
+*zygote*, runs no student code:
 
-1. read the job (cells, limits, where NumPy is) from stdin;
-2. if the job says so (the grader runs as root), drop to an unprivileged uid/gid: from
+1. it reads the job (cells, limits, where NumPy is) from stdin;
+2. if the job says so (the grader runs as root), drops to an unprivileged uid/gid: from
    here on nothing runs as root;
-3. import NumPy, run the trusted setup cell, then lower its own resource limits
-   (address space, CPU time, file size, processes, open files, core dumps) with
-   soft = hard, as the unprivileged user, so student code cannot raise them again;
-4. keep a private copy of stdout for the protocol, send fds 1 and 2 to /dev/null and
-   ``sys.stdout``/``sys.stderr`` to a bounded sink (a print loop cannot fill a pipe);
-5. install an audit hook (PEP 578) that refuses file access outside the working folder
-   and the Python installation, subprocesses, sockets and ctypes, **only to give a clear
-   message** ("not allowed while grading: ...") for the common attempts: student code
-   can remove it. The boundary is the sandbox, the limits and the parent's clock;
-6. report ``ready``, then run each cell in one shared namespace (like a notebook kernel)
-   under a wall-clock timer and write one ``result`` line per cell, then ``end``.
+3. imports NumPy, runs the trusted setup cell, and makes itself non-dumpable (so a worker
+   of the same uid can neither ptrace it nor open its ``/proc/<pid>/fd``);
+4. reports ``ready``, then for each cell forks a **worker** and relays the worker's one
+   result line to the grader as ``{"event": "result", "index": i, "status": ...}``,
+   killing the worker after its time is up, or as soon as it has answered.
 
-Nothing this process writes is trusted by the parent: once the first cell runs, the
-student's code controls it. The parent validates every line, decides from its own
-count which cell a result belongs to, and enforces its own deadlines.
+A worker closes every file descriptor but the pipe to the zygote, lowers its resource
+limits (address space, CPU time, file size, processes, open files, core dumps; soft =
+hard, as the unprivileged user, so student code cannot raise them again), installs an
+audit hook (PEP 578) that refuses file access outside the working folder, subprocesses,
+sockets and ctypes **only to give a clear message** ("not allowed while grading: ...")
+for the common attempts (student code can remove it: the boundary is the sandbox, the
+limits and the grader's clock), runs its one cell under a wall-clock timer and writes
+the answer (a variable's value, or a function's outputs on given inputs) or the error.
+
+Each cell therefore runs alone, from the namespace of the setup cell: no cell can see,
+change or speak for another, and nothing a worker writes reaches the grader except as
+that cell's result, which the grader validates.
 """
 
 import json
@@ -35,6 +39,7 @@ np = None                     # NumPy, imported once sys.path is set up
 
 _MAX_ITEMS = 100_000          # numbers sent back for one answer or one output
 _MAX_TEXT = 2_000             # characters of a text answer or error message
+_MAX_LINE = 8 << 20           # bytes of one worker's result
 
 
 class _TimeLimit(BaseException):
@@ -241,8 +246,71 @@ def _run_cell(cell, ns, seconds):
     return msg
 
 
+def _worker(cell, ns, job, w):
+    """In a fresh fork: lock down, run one cell, write its result to ``w``, exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.dup2(w, 3)
+        os.closerange(4, 65536)           # nothing of the zygote's is left: only fd 3
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
+                    signal.SIGUSR2, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        _set_limits(job["limits"])
+        sys.stdout = sys.stderr = _Sink()
+        sys.stdin = open(os.devnull)
+        sys.dont_write_bytecode = True
+        sys.modules["_posixsubprocess"] = None     # makes `import _posixsubprocess` fail
+        _install_guard(job["scratch"], job["read_roots"], job.get("deny_roots", []))
+        msg = _run_cell(cell, ns, float(job["limits"]["cell_seconds"]))
+        os.write(3, (json.dumps(msg) + "\n").encode("utf-8"))
+    finally:
+        os._exit(0)
+
+
+def _collect(pid, r, seconds):
+    """The zygote's view of one worker: (status, payload, exit status); always reaps it."""
+    import select
+    import time
+
+    deadline = time.monotonic() + seconds
+    buf, status = b"", "crashed"
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([r], [], [], left)[0]:
+            status = "timeout"
+            break
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+        if b"\n" in buf:
+            status = "ok"
+            break
+        if len(buf) > _MAX_LINE:
+            status = "malformed"
+            break
+    os.close(r)
+    try:
+        os.kill(pid, signal.SIGKILL)      # nothing of this cell may run on into the next
+    except OSError:
+        pass
+    _, code = os.waitpid(pid, 0)
+    exit_status = -os.WTERMSIG(code) if os.WIFSIGNALED(code) else os.WEXITSTATUS(code)
+    payload = None
+    if status == "ok":
+        try:
+            payload = json.loads(buf.split(b"\n", 1)[0])
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            status = "malformed"
+        if not isinstance(payload, dict):
+            status, payload = "malformed", None
+    return status, payload, exit_status
+
+
 def main():
-    """Read the job, lock the process down, run the cells, report each one."""
+    """The zygote: read the job, set up (trusted), then one forked worker per cell."""
     global np
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -262,20 +330,34 @@ def main():
     except BaseException as exc:
         send({"event": "setup-error", "error": _error(exc)})
         return
-    _set_limits(job["limits"])
+    if job.get("protect", True):
+        # Not dumpable: a worker (same uid) can neither ptrace this process nor open its
+        # /proc/<pid>/fd, so it cannot reach the channel to the grader or another worker.
+        import ctypes
+        if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:   # PR_SET_DUMPABLE
+            send({"event": "setup-error", "error": "prctl(PR_SET_DUMPABLE) failed"})
+            return
+        del sys.modules["ctypes"]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGALRM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     os.close(devnull)
-    sys.stdout = sys.stderr = _Sink()
-    sys.stdin = open(os.devnull)
-    sys.dont_write_bytecode = True
-    sys.modules["_posixsubprocess"] = None     # makes `import _posixsubprocess` fail
-    _install_guard(job["scratch"], job["read_roots"], job.get("deny_roots", []))
     send({"event": "ready"})
-    seconds = float(job["limits"]["cell_seconds"])
-    for cell in job["cells"]:
-        send(_run_cell(cell, ns, seconds))
+    seconds = float(job["limits"]["cell_seconds"]) + float(job.get("grace", 1.0))
+    for index, cell in enumerate(job["cells"]):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            _worker(cell, ns, job, w)
+        os.close(w)
+        started = __import__("time").monotonic()
+        status, payload, code = _collect(pid, r, seconds)
+        send({"event": "result", "index": index, "status": status, "payload": payload,
+              "exit": code, "seconds": __import__("time").monotonic() - started})
     send({"event": "end"})
 
 

@@ -55,7 +55,8 @@ from .generate import Assignment, load_assignment
 from .notebook import SETUP_SOURCE, answer_grade_id, answer_variable
 from .roster import Student
 from .sandbox import (Cell, CellResult, Isolation, Limits, SandboxError, bubblewrap,
-                      cleanup_on_signals, run_cells, unsafe_no_sandbox)
+                      cleanup_on_signals, run_cells)
+from .sandbox import unsafe_no_sandbox as _unsandboxed
 from .spec import Question
 from .variants import fingerprint, student_instances, student_seed
 
@@ -618,7 +619,7 @@ def grade(assignment_dir: str | Path, submissions: str | Path, out_dir: str | Pa
     chosen = set(students) if students is not None else set(roster)
     _check_variants(a)
     if isolation is None:
-        isolation = unsafe_no_sandbox() if unsafe_no_sandbox else bubblewrap(bwrap)
+        isolation = _unsandboxed() if unsafe_no_sandbox else bubblewrap(bwrap)
     deny = [a.out_dir, sub, out]
     results: dict[str, StudentResult] = {}
     extra: list[StudentResult] = []

@@ -150,8 +150,8 @@ def _header(spec: AssignmentSpec, student: Student) -> str:
             "For each question, put your answer in the code cell below it, then run the test cell "
             "that follows. The test cell checks only the *form* of your answer (a finite number, "
             "the right count, a valid option, a function that runs); the values are graded after "
-            "you submit. Only the answer cells are run for grading, in order, after the setup "
-            "cell: put everything an answer needs into its answer cell. Do not delete, split or "
+            "you submit. For grading, each answer cell is run on its own, after the setup cell "
+            "only: put everything an answer needs into its answer cell. Do not delete, split or "
             "reorder cells, keep the names of the answer variables (`q1_answer`, ...) and "
             "functions, and submit this file.")
 

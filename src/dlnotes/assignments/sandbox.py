@@ -50,6 +50,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -65,13 +66,17 @@ from typing import Iterator, Sequence
 
 __all__ = ["Limits", "Cell", "CellResult", "SandboxError", "SandboxUnavailable", "Isolation",
            "bubblewrap", "unsafe_no_sandbox", "find_bwrap", "run_cells", "kill_all",
-           "cleanup_on_signals", "BWRAP_ENV", "MARK_ENV"]
+           "cleanup_on_signals", "BWRAP_ENV", "MARK_ENV", "MARK"]
 
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 #: Environment variable naming the bwrap executable (default: ``bwrap`` on the PATH).
 BWRAP_ENV = "DLNOTES_BWRAP"
-#: Set in every sandboxed process's environment (so leftover processes can be found).
+#: Set in the environment of every process a grading run starts (bwrap and everything in
+#: the sandbox), so that leftovers can be found: to :data:`MARK`.
 MARK_ENV = "DLNOTES_SANDBOX"
+#: This process's mark: inherited from the environment if set (a grader started by
+#: another program keeps its mark), else random.
+MARK = os.environ.get(MARK_ENV) or secrets.token_hex(8)
 _GRACE = 1.5            # seconds the parent waits past the child's own timer
 _MAX_LINE = 16 << 20    # bytes of one protocol line
 _MAX_TOTAL = 64 << 20   # bytes one child may send in all
@@ -371,7 +376,7 @@ def _env(home: str) -> dict[str, str]:
     # only OpenBLAS's CPU-type workaround, which some machines need for correct results.
     env = {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "MPLBACKEND": "Agg", MARK_ENV: "1"}
+           "MPLBACKEND": "Agg", MARK_ENV: MARK}
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -436,7 +441,8 @@ class _Proc:
                 try:
                     self.proc = subprocess.Popen(
                         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                        env={"PATH": "/usr/bin:/bin"}, start_new_session=True, close_fds=True,
+                        env={"PATH": "/usr/bin:/bin", MARK_ENV: MARK}, start_new_session=True,
+                        close_fds=True,
                         pass_fds=(info_w,))
                 except OSError as exc:
                     os.close(info_r)
@@ -618,9 +624,9 @@ def _payload(p, outputs: bool = False) -> dict:
     raise _Malformed("an answer that is not in the grader's format")
 
 
-def _validate(msg: dict, cell: Cell, limits: Limits) -> CellResult:
-    """The result of ``cell`` from the child's message, or :class:`_Malformed`."""
-    if msg.get("event") != "result":
+def _validate(msg, cell: Cell, limits: Limits) -> CellResult:
+    """The result of ``cell`` from its worker's message, or :class:`_Malformed`."""
+    if not isinstance(msg, dict) or msg.get("event") != "result":
         raise _Malformed("a message the grader did not expect")
     ok = msg.get("ok")
     if not isinstance(ok, bool):
@@ -641,7 +647,11 @@ def _validate(msg: dict, cell: Cell, limits: Limits) -> CellResult:
 def run_cells(cells: Sequence[Cell], limits: Limits = Limits(), *, prelude: str = "",
               isolation: Isolation | None = None,
               deny: Sequence[str | Path] = ()) -> list[CellResult]:
-    """Run ``cells`` in order in a sandboxed child process; one result per cell, in order.
+    """Run each of ``cells`` in its own process forked from one sandbox; results in order.
+
+    Every cell starts from the namespace the trusted ``prelude`` left (imports), not from
+    the cells before it: an answer cell must hold everything its answer needs, and no cell
+    can see, change or speak for another.
 
     Parameters
     ----------
@@ -669,105 +679,98 @@ def run_cells(cells: Sequence[Cell], limits: Limits = Limits(), *, prelude: str 
     if isolation is None:
         isolation = bubblewrap()
     results: dict[str, CellResult] = {}
-    replay: list[Cell] = []
     remaining = list(cells)
-    deadline = time.monotonic() + limits.submission_budget(len(cells))
-    budget = f"the submission's time limit of {limits.submission_budget(len(cells)):g} s"
+    total = limits.submission_budget(len(cells))
+    deadline = time.monotonic() + total
+    budget = f"the submission's time limit of {total:g} s"
     while remaining:
         if time.monotonic() >= deadline:
             for c in remaining:
                 results[c.key] = CellResult(c.key, False, error=f"not run: {budget} was used up")
             break
-        outcome = _one_child(prelude, replay, remaining, limits, isolation, deny, results,
-                             deadline, budget)
-        done = [c for c in remaining if c.key in results]
-        replay += [c for c in done if results[c.key].ok]
+        _one_sandbox(prelude, remaining, limits, isolation, deny, results, deadline, budget)
         remaining = [c for c in remaining if c.key not in results]
-        if outcome == "replay-failed":
-            # The earlier cells behaved differently when re-run: run the rest without them
-            # (an answer cell that needs nothing from earlier cells is still graded).
-            replay = []
     return [results[k] for k in keys]
 
 
-def _one_child(prelude: str, replay: list[Cell], todo: list[Cell], limits: Limits,
-               isolation: Isolation, deny: Sequence[str | Path], results: dict[str, CellResult],
-               deadline: float, budget: str) -> str:
-    """Run replayed and new cells in one child; fills ``results`` for the new ones.
-
-    Returns ``"end"`` when the child ran everything, ``"stopped"`` when it was stopped
-    during a new cell (which then has a failed result), ``"replay-failed"`` when a replayed
-    cell failed or was stopped.
-    """
-    replays = [Cell(f"__replay__{c.key}", c.source, "none") for c in replay]
-    job_cells = replays + list(todo)
+def _one_sandbox(prelude: str, todo: list[Cell], limits: Limits, isolation: Isolation,
+                 deny: Sequence[str | Path], results: dict[str, CellResult],
+                 deadline: float, budget: str) -> None:
+    """Run ``todo`` in one sandbox, filling ``results``; a sandbox that breaks down charges
+    the cell that was running (the only student code running at the time) and stops."""
     scratch = None
     if isolation.unsafe:
         scratch = tempfile.mkdtemp(prefix="dlnotes-sandbox-")
         with _LIVE_LOCK:
             _DIRS.add(scratch)
-        layout_roots = _unsafe_read_roots()
-        job_scratch, sys_path = scratch, []
+        import numpy
+        roots, job_scratch = _unsafe_read_roots(), scratch
+        sys_path = [os.path.dirname(os.path.dirname(os.path.realpath(numpy.__file__)))]
     else:
         layout = _layout()
-        layout_roots, job_scratch, sys_path = list(layout.read_roots), _SCRATCH, list(layout.sys_path)
-    job = {"scratch": job_scratch, "read_roots": layout_roots, "sys_path": sys_path,
+        roots, job_scratch, sys_path = list(layout.read_roots), _SCRATCH, list(layout.sys_path)
+    job = {"scratch": job_scratch, "read_roots": roots, "sys_path": sys_path,
            "deny_roots": [os.path.realpath(str(d)) for d in deny] if isolation.unsafe else [],
            "drop": [_NOBODY, _NOBODY] if not isolation.unsafe and os.geteuid() == 0 else None,
-           "prelude": prelude,
+           "prelude": prelude, "grace": _GRACE,
            "limits": {"memory_bytes": limits.memory_mb << 20, "file_bytes": limits.file_mb << 20,
-                      "cell_seconds": limits.seconds,
-                      "cpu_seconds": limits.seconds * len(job_cells) + 10},
-           "cells": [c.to_json() for c in job_cells]}
+                      "cell_seconds": limits.seconds, "cpu_seconds": limits.seconds + 5},
+           "cells": [c.to_json() for c in todo]}
     child = None
     try:
         child = _Proc(job, isolation, limits, scratch)
-        outcome = _converse(child, job_cells, limits, results, deadline, budget)
+        stopped = _converse(child, todo, limits, results, deadline, budget)
     finally:
         code = child.finish() if child is not None else 0
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
             with _LIVE_LOCK:
                 _DIRS.discard(scratch)
-    kind, where, reason, seconds = outcome
-    if kind == "not-ready":
+    if stopped is not None and stopped[0] == "not-ready":
         raise SandboxError(f"the sandbox did not start (exit status {code}): "
-                           f"{reason or child.stderr_text() or 'no message'}")
+                           f"{stopped[1] or child.stderr_text() or 'no message'}")
     child.stderr.close()
-    if kind == "end":
-        return "end"
-    cell = job_cells[where]
-    if cell.key.startswith("__replay__"):
-        return "replay-failed"
-    results[cell.key] = CellResult(cell.key, False, error=reason or _signal_reason(code),
-                                   seconds=seconds)
-    return "stopped"
+    if stopped is not None:
+        index, reason, seconds = stopped
+        cell = todo[index]
+        results[cell.key] = CellResult(cell.key, False, error=reason or (
+            "the answer cell stopped the sandbox (it killed or stopped the grader's process "
+            "in there)"), seconds=seconds)
 
 
-def _converse(child: _Proc, job_cells: list[Cell], limits: Limits,
-              results: dict[str, CellResult], deadline: float, budget: str) -> tuple:
-    """Read the child's messages, in the parent's order and on the parent's clock.
+def _worker_reason(status: str, code: int, limits: Limits) -> str:
+    if status == "timeout":
+        return f"time limit of {limits.seconds:g} s exceeded"
+    if status == "malformed":
+        return "the answer cell broke the grader's protocol: more output than any answer needs"
+    return _signal_reason(code)
 
-    Returns ``(kind, index, reason, seconds)``: ``("not-ready", None, reason, 0)``,
-    ``("end", None, "", 0)`` or ``("stopped", index, reason, seconds)`` for the job cell
-    that was running (reason "" when the process just died).
+
+def _converse(child: _Proc, cells: list[Cell], limits: Limits, results: dict[str, CellResult],
+              deadline: float, budget: str):
+    """Read the sandbox's messages, in the parent's order and on the parent's clock.
+
+    Returns None when every cell has a result, ``("not-ready", reason)`` when the sandbox
+    did not start, or ``(index, reason, seconds)`` for the cell during which the sandbox
+    broke down (reason "" when it just died).
     """
     start_by = min(time.monotonic() + limits.startup_seconds, deadline)
     try:
         msg = child.read(start_by)
     except TimeoutError:
-        return ("not-ready", None, "the sandbox did not start in time", 0.0)
+        return ("not-ready", "the sandbox did not start in time")
     except _Malformed as exc:
-        return ("not-ready", None, str(exc), 0.0)
+        return ("not-ready", str(exc))
     if msg is None:
-        return ("not-ready", None, "", 0.0)
+        return ("not-ready", "")
     if msg.get("event") == "setup-error":
-        return ("not-ready", None, f"the setup code failed: {str(msg.get('error'))[:300]}", 0.0)
+        return ("not-ready", f"the setup code failed: {str(msg.get('error'))[:300]}")
     if msg.get("event") != "ready":
-        return ("not-ready", None, "unexpected first message", 0.0)
-    for i, cell in enumerate(job_cells):
+        return ("not-ready", "unexpected first message")
+    for i, cell in enumerate(cells):
         started = time.monotonic()
-        cell_deadline = started + limits.seconds + _GRACE
+        # The zygote stops a worker at seconds + grace; this is the grader's own limit.
+        cell_deadline = started + limits.seconds + 3 * _GRACE
         until = min(cell_deadline, deadline)
         try:
             msg = child.read(until)
@@ -775,27 +778,32 @@ def _converse(child: _Proc, job_cells: list[Cell], limits: Limits,
             why = (f"time limit of {limits.seconds:g} s exceeded" if until == cell_deadline
                    else f"stopped: {budget} was used up")
             child.kill()
-            return ("stopped", i, why, time.monotonic() - started)
+            return (i, why, time.monotonic() - started)
         except _Malformed as exc:
             child.kill()
-            return ("stopped", i, f"the answer cell broke the grader's protocol: {exc}",
+            return (i, f"the answer cell broke the grader's protocol: {exc}",
                     time.monotonic() - started)
         if msg is None:
-            return ("stopped", i, "", time.monotonic() - started)
-        try:
-            res = _validate(msg, cell, limits)
-        except _Malformed as exc:
+            return (i, "", time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        status, code = msg.get("status"), msg.get("exit")
+        if (msg.get("event") != "result" or msg.get("index") != i
+                or status not in ("ok", "timeout", "crashed", "malformed")
+                or isinstance(code, bool) or not isinstance(code, int)):
             child.kill()
-            return ("stopped", i, f"the answer cell broke the grader's protocol: {exc}",
-                    time.monotonic() - started)
-        res.seconds = time.monotonic() - started
-        if cell.key.startswith("__replay__"):
-            if not res.ok:
-                child.kill()
-                return ("stopped", i, "", res.seconds)
+            return (i, "the sandbox sent a message the grader did not expect", elapsed)
+        if status != "ok":
+            results[cell.key] = CellResult(cell.key, False, error=_worker_reason(status, code, limits),
+                                           seconds=elapsed)
             continue
+        try:
+            res = _validate(msg.get("payload"), cell, limits)
+        except _Malformed as exc:
+            res = CellResult(cell.key, False, error=f"the answer cell broke the grader's "
+                                                    f"protocol: {exc}")
+        res.seconds = elapsed
         results[cell.key] = res
-    return ("end", None, "", 0.0)
+    return None
 
 
 def _unsafe_read_roots() -> list[str]:

@@ -109,7 +109,7 @@ def exercises_check(
             typer.echo(f"error: code answers are given as a .py file; {answer!r} is not a file", err=True)
             raise typer.Exit(code=2)
         answer = path.read_text(encoding="utf-8")
-    grade = inst.check(answer, reveal=True)    # self-study: the seed is public anyway
+    grade = inst.check(answer)
     typer.echo(f"{grade.score:g}/{grade.points:g}  {grade.feedback}")
     raise typer.Exit(code=0 if grade.correct else 1)
 

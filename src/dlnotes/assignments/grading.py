@@ -193,7 +193,7 @@ def _grade_result(q: Question, inst: bank.ExerciseInstance, res: CellResult) -> 
         return _zero(q, f"Your answer cell did not run: {res.error}",
                      "error: " + res.error.split(":")[0][:40])
     if inst.answer_type == "code":
-        g = inst.check(_Outputs(res.outputs or []))
+        g = inst.check(_Outputs(res.outputs or []), reveal=False)
         return _scaled(q, g, _summary(inst, None, g))
     value = _answer_value(res.answer)
     if inst.answer_type == "choice" and isinstance(value, (list, float, int)):
@@ -201,7 +201,7 @@ def _grade_result(q: Question, inst: bank.ExerciseInstance, res: CellResult) -> 
     if res.answer and res.answer.get("type") == "too_large":
         return _zero(q, f"Expected {int(np.size(inst.answer))} number(s), got "
                         f"{res.answer.get('size')}.", f"{res.answer.get('size')} numbers")
-    return _scaled(q, inst.check(value), _summary(inst, value))
+    return _scaled(q, inst.check(value, reveal=False), _summary(inst, value))
 
 
 # ----------------------------------------------------------------- one notebook
@@ -335,7 +335,7 @@ def grade_answers(assignment: Assignment, student: Student, answers: dict[str, s
                 graded.append(_zero(q, "No answer given.", "(no answer)"))
         else:
             value = text if text.strip() else None
-            graded.append(_scaled(q, inst.check(value), _summary(inst, value)))
+            graded.append(_scaled(q, inst.check(value, reveal=False), _summary(inst, value)))
     return StudentResult(student.id, student.name, student.email, "graded", graded,
                          seconds=sum(r.seconds for r in ran.values()))
 

@@ -23,8 +23,9 @@ per-sample losses and their mean); the final result right earns every point, as 
 and otherwise each right part earns its weight's share. The final result alone is still
 accepted (all or nothing). Exercises without parts grade exactly as before.
 
-Feedback names what is wrong (a part's label, the number of tests passed, the exception a
-function raised) but never an expected value: it is sent to students.
+Feedback for graded work (``check(answer, reveal=False)``) names what is wrong (a part's
+label, the number of tests passed, the exception a function raised) but never an expected
+value.
 
 >>> from dlnotes import exercises
 >>> ex = exercises.get("losses.multiclass-hinge")
@@ -143,11 +144,12 @@ class ExerciseInstance:
         flat = [float(v) for p in self.parts for v in np.ravel(np.asarray(p.value, dtype=float))]
         return flat + [float(v) for v in np.ravel(np.asarray(self.solution, dtype=float))]
 
-    def check(self, answer: Any, *, reveal: bool = False) -> Grade:
+    def check(self, answer: Any, *, reveal: bool = True) -> Grade:
         """Grade ``answer``; never raises on a malformed answer (it scores 0 with a reason).
 
-        The feedback never contains an expected value unless ``reveal`` (for self-study
-        with a public seed, as ``dlnotes exercises check`` does).
+        With ``reveal=False`` (what assignment grading uses) the feedback never contains an
+        expected value: a failing code test is named by its number, not its input and
+        output. The default suits self-study with the book's public seeds.
         """
         if self.answer_type == "numeric":
             return self._check_numeric(answer) if not self.parts else self._check_parts(answer)

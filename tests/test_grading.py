@@ -780,3 +780,21 @@ def test_every_csv_export_neutralises_formulas(tmp_path):
     generate(make_spec("HW", SEED, IDS[:1]), [Student("s1", "=cmd|' /C calc'!A0", "a@x")], out)
     rows = list(csv.reader((out / "instructor" / "answer_key.csv").open()))
     assert rows[1][1] == "'=cmd|' /C calc'!A0"
+
+
+def test_the_user_namespace_mode_for_graders_that_are_not_root(monkeypatch):
+    """What an instructor's own account gets: bwrap --unshare-user, uid 1000 inside, no
+    further user namespaces. (Here the tests run as root, which uses the privileged mode
+    and uid 65534; this runs the other one.)"""
+    monkeypatch.setattr(sandbox, "_as_root", lambda: False)
+    r = _run(DISABLE_HOOK + "import os, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "x = repr([os.getuid(), os.getgid(), libc.unshare(0x10000000), os.path.exists('/work'),\n"
+             "     open('/proc/self/uid_map').read().split()[0]])")
+    uid, gid, unshare, work, inside = eval(r[0].answer["value"])
+    assert (uid, gid, unshare, work, inside) == (1000, 1000, -1, False, "1000")
+    argv = sandbox._bwrap_argv("bwrap", sandbox._layout(), FAST, 9, as_root=False)
+    assert {"--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--unshare-net", "--unshare-pid", "--clearenv"} <= set(argv)
+    assert "--cap-add" not in argv
+    root = sandbox._bwrap_argv("bwrap", sandbox._layout(), FAST, 9, as_root=True)
+    assert "--unshare-user" not in root and root.count("--cap-add") == 2

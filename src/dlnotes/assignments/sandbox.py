@@ -383,6 +383,12 @@ def _env(home: str) -> dict[str, str]:
     return env
 
 
+def _as_root() -> bool:
+    """Whether the grader runs as root (then bwrap runs privileged and the child drops to
+    "nobody"; otherwise the sandbox is a user namespace)."""
+    return os.geteuid() == 0
+
+
 def _bwrap_argv(bwrap: str, layout: _Layout, limits: Limits, info_fd: int, as_root: bool) -> list[str]:
     argv = [bwrap]
     if not as_root:
@@ -436,8 +442,7 @@ class _Proc:
                 info_r = None
             else:
                 info_r, info_w = os.pipe()
-                as_root = os.geteuid() == 0
-                argv = _bwrap_argv(str(isolation.bwrap), _layout(), limits, info_w, as_root)
+                argv = _bwrap_argv(str(isolation.bwrap), _layout(), limits, info_w, _as_root())
                 try:
                     self.proc = subprocess.Popen(
                         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
@@ -711,7 +716,7 @@ def _one_sandbox(prelude: str, todo: list[Cell], limits: Limits, isolation: Isol
         roots, job_scratch, sys_path = list(layout.read_roots), _SCRATCH, list(layout.sys_path)
     job = {"scratch": job_scratch, "read_roots": roots, "sys_path": sys_path,
            "deny_roots": [os.path.realpath(str(d)) for d in deny] if isolation.unsafe else [],
-           "drop": [_NOBODY, _NOBODY] if not isolation.unsafe and os.geteuid() == 0 else None,
+           "drop": [_NOBODY, _NOBODY] if not isolation.unsafe and _as_root() else None,
            "prelude": prelude, "grace": _GRACE,
            "limits": {"memory_bytes": limits.memory_mb << 20, "file_bytes": limits.file_mb << 20,
                       "cell_seconds": limits.seconds, "cpu_seconds": limits.seconds + 5},

@@ -677,3 +677,12 @@ def test_all_solution_notebooks_pass_in_real_kernels_and_nbgrader_cli_agrees(cla
     res = subprocess.run([str(nbgrader), "validate", str(out / "instructor" / "solutions" / "s000.ipynb")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "Success! Your notebook passes all the tests." in res.stdout
+
+
+def test_the_readme_variants_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    base = re.search(r"```yaml\n(title: .*?)```", readme, re.DOTALL).group(1)
+    extra = re.search(r"```yaml\n(variants:.*?)```", readme, re.DOTALL)
+    assert extra, "the README lost its replacement-variant example"
+    spec = spec_from_dict(yaml.safe_load(base + extra.group(1)))
+    assert spec.variants == (("s002", 1),) and spec.variant_of("s002") == 1

@@ -396,3 +396,13 @@ def test_grading_refuses_clearly_without_bubblewrap_unless_told_to_run_unsafe(ho
         (tmp_path / "g" / "grades.json").read_text()))
     assert b"WITHOUT the OS sandbox" in stderr
     assert list(tmpdir.iterdir()) == []          # the unsandboxed scratch folders are gone
+
+
+def test_the_readme_states_what_the_code_does():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    from dlnotes.assignments import MAX_ID_LENGTH
+    assert f"at most {MAX_ID_LENGTH} characters" in readme
+    assert f"a {sandbox._TMP_MB} MB `/tmp`" in readme
+    assert f"`/scratch`, {Limits().scratch_mb} MB of memory" in readme
+    assert f"`--time-limit` plus {sandbox._GRACE:g} s" in readme
+    assert f"runs {len(_attack_ids())} attacks" in readme

@@ -8,7 +8,9 @@
     dlnotes assign check OUT           re-check a class set for leaks and changes
     dlnotes assign roster FILE         check a roster CSV
     dlnotes assign seed                print a fresh secret assignment seed
-    dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV)
+    dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV) in the
+                                       bubblewrap sandbox; --student/--question regrade;
+                                       writes grades, feedback, canvas.csv and report.md
 """
 
 from __future__ import annotations

@@ -574,8 +574,8 @@ def grade(assignment_dir: str | Path, submissions: str | Path, out_dir: str | Pa
     progress : bool
         Show a progress bar.
     isolation : Isolation, optional
-        How student code runs; default :func:`~dlnotes.assignments.sandbox.bubblewrap`
-        (``bwrap`` names the executable), or unsandboxed if ``unsafe_no_sandbox``.
+        How student code runs; default :func:`bubblewrap` (``bwrap`` names the
+        executable), or unsandboxed if ``unsafe_no_sandbox``.
     students, questions : sequence of str, optional
         Regrade only these student ids and/or question keys ("q2"), keeping every other
         grade of the existing ``grades.json`` in ``out_dir``.

@@ -1,10 +1,11 @@
-"""Run one student's code in a separate Python process that the operating system isolates.
+"""Run one student's code in processes that the operating system isolates.
 
 :func:`run_cells` starts ``python -I -S _sandbox_child.py`` inside a **bubblewrap**
-sandbox (``bwrap``, the sandbox behind Flatpak; Debian package ``bubblewrap``), sends it
-the cells to run (only this student's code, the names of the answers to read back, and
-the inputs to call a function on: never a solution), and reads one JSON line per cell
-back. What the sandbox guarantees:
+sandbox (``bwrap``, the sandbox behind Flatpak; Debian package ``bubblewrap``) and sends
+it the cells to run (only this student's code, the names of the answers to read back,
+and the inputs to call a function on: never a solution). That first process (the
+*zygote*, which runs no student code) forks one worker per cell and relays each worker's
+one result line (see :mod:`._sandbox_child`). What the sandbox guarantees:
 
 * **Nothing of the host but the Python installation.** A new mount namespace whose root
   is an empty, read-only tmpfs holding only ``/usr`` (and the ``/bin``, ``/lib*``
@@ -31,12 +32,13 @@ back. What the sandbox guarantees:
   size, open files, no core dumps and no new processes or threads (``RLIMIT_NPROC`` 0).
 
 The parent owns the clock and the channel: each answer cell has a wall-clock deadline
-(``Limits.seconds`` plus a grace period) and the submission has one in total; what the
-child writes is read in bounded lines, validated, and attributed to cells by the
-parent's own count (a forged or malformed line counts against the cell that was
-running). A cell that overruns, crashes or breaks the protocol costs that cell only: the
-sandbox is killed and a new one runs the cells after it, replaying the cells that ran
-fine (notebook semantics: later cells may use earlier definitions).
+(``Limits.seconds`` plus a grace period) and the submission has one in total; what comes
+back is read in bounded lines, validated, and attributed to cells by the parent's own
+count. Each cell runs alone in its own worker, from the namespace of the trusted setup
+cell: a worker can write only its own result (its one line is read, then it is killed),
+and cannot reach the zygote's channel to the grader (the zygote is not dumpable). A cell
+that overruns, crashes or breaks the protocol costs that cell only; if it takes the whole
+sandbox down, a new sandbox runs the cells after it.
 
 If bubblewrap is missing or cannot create its namespaces, :func:`bubblewrap` raises
 :class:`SandboxUnavailable`; grading then refuses to run unless the instructor asks for

@@ -17,7 +17,7 @@ The same seed always gives the same instance, on any machine: the random generat
 seeded with ``(seed, hash(id))`` using SHA-256, not Python's salted ``hash``.
 
 **Partial credit.** A numeric exercise may declare its intermediate results as
-:class:`Part` s (``Variant.parts``: a label, the value, a weight). Its answer is then the
+``Part`` objects (``Variant.parts``: a label, the value, a weight). Its answer is then the
 parts followed by the final result (:attr:`ExerciseInstance.answer`, e.g. the three
 per-sample losses and their mean); the final result right earns every point, as before,
 and otherwise each right part earns its weight's share. The final result alone is still
@@ -137,8 +137,11 @@ class ExerciseInstance:
 
     @property
     def answer(self) -> Any:
-        """What a complete answer holds: ``solution``, or with parts every part's value
-        followed by the solution, as one flat list of numbers."""
+        """The complete answer, as students give it.
+
+        ``solution``, or for an exercise with parts every part's value followed by the
+        solution, as one flat list of numbers.
+        """
         if not self.parts:
             return self.solution
         flat = [float(v) for p in self.parts for v in np.ravel(np.asarray(p.value, dtype=float))]

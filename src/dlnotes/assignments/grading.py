@@ -54,7 +54,7 @@ from .exports import (canvas_csv, csv_text, markdown_text, question_report, repo
 from .generate import Assignment, load_assignment
 from .notebook import SETUP_SOURCE, answer_grade_id, answer_variable
 from .roster import Student
-from .sandbox import (Cell, CellResult, Isolation, Limits, SandboxError, bubblewrap,
+from .sandbox import (Cell, CellResult, Isolation, Limits, SandboxError, begin_run, bubblewrap,
                       cleanup_on_signals, run_cells)
 from .sandbox import unsafe_no_sandbox as _unsandboxed
 from .spec import Question
@@ -618,6 +618,7 @@ def grade(assignment_dir: str | Path, submissions: str | Path, out_dir: str | Pa
         previous = _load_previous(out, a)
     chosen = set(students) if students is not None else set(roster)
     _check_variants(a)
+    begin_run()
     if isolation is None:
         isolation = _unsandboxed() if unsafe_no_sandbox else bubblewrap(bwrap)
     deny = [a.out_dir, sub, out]

@@ -68,7 +68,7 @@ from typing import Iterator, Sequence
 
 __all__ = ["Limits", "Cell", "CellResult", "SandboxError", "SandboxUnavailable", "Isolation",
            "bubblewrap", "unsafe_no_sandbox", "find_bwrap", "run_cells", "kill_all",
-           "cleanup_on_signals", "BWRAP_ENV", "MARK_ENV", "MARK"]
+           "cleanup_on_signals", "begin_run", "BWRAP_ENV", "MARK_ENV", "MARK"]
 
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 #: Environment variable naming the bwrap executable (default: ``bwrap`` on the PATH).
@@ -282,6 +282,11 @@ def kill_all() -> None:
 
 
 atexit.register(kill_all)
+
+
+def begin_run() -> None:
+    """Allow sandboxes again after an interrupted run (a new grading run starts)."""
+    _STOPPING.clear()
 
 
 @contextlib.contextmanager

@@ -411,6 +411,10 @@ def for_chapter(chapter: str) -> list[Exercise]:
 # ------------------------------------------------------------------------ rendering
 
 def _solution_text(inst: ExerciseInstance) -> str:
+    if inst.answer_type == "numeric" and inst.parts:
+        return ", ".join(f"{p.label} = " + ", ".join(f"{v:.6g}" for v in np.ravel(p.value))
+                         for p in inst.parts) + "; result " + ", ".join(
+            f"{v:.6g}" for v in np.ravel(inst.solution))
     if inst.answer_type == "numeric":
         sol = np.asarray(inst.solution, dtype=float)
         if sol.ndim == 0:

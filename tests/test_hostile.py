@@ -85,7 +85,7 @@ def _attacks(paths: dict[str, str]) -> dict[str, tuple[str, str]]:
         "flood-start-events": ("q2", DISABLE_HOOK + (
             "import os, time, stat\nfds = [fd for fd in range(3, 30) if os.path.exists("
             "f'/proc/self/fd/{fd}') and stat.S_ISFIFO(os.fstat(fd).st_mode)]\n"
-            "for i in range(600):\n    for fd in fds:\n"
+            "for i in range(3000):\n    for fd in fds:\n"
             "        os.write(fd, b'{\"event\": \"start\", \"key\": \"q2\"}\\n')\n"
             "    time.sleep(0.1)\n")),
         "flood-forged-results": ("q2", DISABLE_HOOK + (
@@ -273,12 +273,15 @@ def test_honest_students_in_the_same_batch_get_full_marks(hostile):
         assert r.status == "graded" and r.total == r.possible == hostile["spec"].total_points
 
 
-def test_the_batch_completes_in_bounded_time(hostile):
+def test_the_batch_completes_and_no_submission_outlasts_its_budget(hostile):
     report = hostile["report"]
     assert len(report.results) == 2 + len(hostile["names"])
-    # Cells that are stopped cost their limit plus the grace period; flooding cannot
-    # extend it. 36 submissions on 2 workers: generous bound, far below a hang.
-    assert hostile["seconds"] < 240
+    # The flood writes for 300 s and the sleepers sleep 30-60 s if nobody stops them; the
+    # grader's own budget for a 4-question submission is far below that.
+    budget = LIMITS.submission_budget(len(IDS))
+    assert budget < 100
+    for r in report.results:
+        assert r.seconds < budget, (r.student_id, r.seconds)
 
 
 def test_no_file_outside_the_sandbox_changed(hostile):
@@ -357,13 +360,13 @@ def test_nothing_outlives_a_killed_grader(hostile, tmp_path, sig):
     env = {**os.environ, sandbox.MARK_ENV: mark, "TMPDIR": str(tmpdir)}
     proc = _cli("grade", str(out), str(subs), "--out", str(tmp_path / "g"),
                 "--time-limit", "60", env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300          # generous: the machine may be busy
     while not [p for p in marked_processes(mark) if "child.py" in p]:
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
         time.sleep(0.2)
     proc.send_signal(sig)
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 10
+    proc.wait(timeout=120)
+    deadline = time.monotonic() + 30
     while marked_processes(mark) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert marked_processes(mark) == []

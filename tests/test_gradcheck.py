@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose
 
-from dlnotes.gradcheck import GradCheck, check_gradient, numerical_gradient, relative_error
+from dlnotes.gradcheck import (GradCheck, check_gradient, forward_difference_gradient, numerical_gradient,
+                               relative_error)
 
 PROPERTY = settings(max_examples=60, deadline=None)
 
@@ -313,3 +314,49 @@ def test_check_gradient_rejects_a_non_callable_f_and_a_bad_step():
 def test_numerical_gradient_rejects_strings_and_booleans_as_function_values(bad):
     with pytest.raises(TypeError, match=r"f must return a scalar"):
         numerical_gradient(lambda v: bad, np.ones(2))
+
+
+# ------------------------------------------------ issue 7, B6, B7: regressions, exact errors
+
+@pytest.mark.parametrize("tol, exc, match", [
+    (float("inf"), ValueError, r"^tol must be finite, got inf"),
+    (-1.0, ValueError, r"^tol must be >= 0, got -1"),
+    (float("nan"), ValueError, r"^tol must be finite"),
+    ("1e-6", TypeError, r"^tol must be a real number"),
+])
+def test_check_gradient_checks_tol(tol, exc, match):
+    # tol = inf used to pass a wrong gradient, and tol = -1 to fail a right one
+    with pytest.raises(exc, match=match):
+        check_gradient(f_smooth, grad_smooth, W0, tol=tol)
+
+
+@pytest.mark.parametrize("difference", [numerical_gradient, forward_difference_gradient])
+@pytest.mark.parametrize("value, shown", [(np.inf, "inf"), (-np.inf, "-inf"), (np.nan, "nan"), (10 ** 400, "inf")])
+def test_a_callback_that_returns_a_non_finite_value_is_an_error_not_a_nan_gradient(difference, value, shown):
+    def f(v):
+        return value if v[1] > 1.0 else float(np.sum(v))
+
+    with pytest.raises(ValueError, match=rf"^f must return a finite value; f\(x \+ h e_1\) = {shown}"):
+        difference(f, np.array([0.5, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize("difference", [numerical_gradient, forward_difference_gradient])
+def test_a_step_too_large_for_x_is_rejected(difference):
+    with pytest.raises(ValueError, match=r"^h = 1e\+308 is too large for x: x \+ h overflows float64"):
+        difference(np.sum, np.array([1e308, 0.0]), h=1e308)
+
+
+def test_finite_difference_study_rejects_steps_too_large_for_x():
+    from dlnotes.gradcheck import finite_difference_study
+
+    with pytest.raises(ValueError, match=r"^h holds a step too large for x"):
+        finite_difference_study(np.sum, np.ones_like, np.array([1e308]), h=[1e-5, 1e308])
+
+
+def test_relative_error_of_values_near_the_float64_limit_is_finite():
+    # |a - b| overflowed to inf for a = 1.7e308, b = -1.7e308; the relative error is 2
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert relative_error([1.7e308, 1.0], [-1.7e308, 1.0]) == 2.0
+        assert numerical_gradient(lambda v: float(1e308 * np.tanh(v[0] * 1e300)), np.array([0.0]), h=1e-300)[0] == np.inf

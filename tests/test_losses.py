@@ -601,6 +601,109 @@ def test_multiclass_hinge_worked_example_from_the_book():
     assert_allclose(per, np_(ref), rtol=RTOL)
 
 
+# ------------------------------------------------ Crammer-Singer multiclass hinge (issue 7, C)
+
+def crammer_singer_data(n, k, seed, margin=1.0):
+    """Scores where half the samples satisfy the margin, all away from the kinks and ties."""
+    z, y = multiclass_data(n=n, k=k, seed=seed, margin=margin)
+    z[np.arange(0, n, 2), y[::2]] += 3.0 + margin
+    u = crammer_singer_by_enumeration(z, y, margin, 1) - 0.0
+    wrong = np.where(np.eye(k, dtype=bool)[y], -np.inf, z)
+    gap = np.sort(wrong, axis=1)
+    assert np.all(gap[:, -1] - gap[:, -2] > 1e-3)                      # no tied worst class
+    assert np.all(np.abs(margin + gap[:, -1] - z[np.arange(n), y]) > 1e-3)  # away from the kink
+    assert 0 < np.sum(u > 0) < n
+    return z, y
+
+
+def crammer_singer_by_enumeration(z, y, margin, p):
+    """Loop over samples and classes: the violation of the worst wrong class, clipped at 0."""
+    out = []
+    for i in range(z.shape[0]):
+        worst = max(z[i, j] for j in range(z.shape[1]) if j != y[i])
+        out.append(max(0.0, margin + worst - z[i, y[i]]) ** p)
+    return np.array(out)
+
+
+def crammer_singer_torch(z, y, margin, p):
+    """max_j (z_j + margin [j != y]) - z_y: the j = y term is 0, so no clipping is needed."""
+    onehot = F.one_hot(y, z.shape[1]).to(z.dtype)
+    return (torch.max(z + margin * (1 - onehot), dim=1).values - (z * onehot).sum(dim=1)) ** p
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("margin", [1.0, 0.3, 2.0])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_crammer_singer_hinge_matches_enumeration_and_torch(p, margin, reduction):
+    z, y = crammer_singer_data(n=12, k=5, seed=31, margin=margin)
+    got = losses.crammer_singer_hinge(z, y, margin=margin, p=p, reduction=reduction)
+    per = crammer_singer_by_enumeration(z, y, margin, p)
+    ref = {"none": per, "mean": per.mean(), "sum": per.sum()}[reduction]
+    assert_allclose(got, ref, rtol=RTOL, atol=ATOL)
+    a = T(z, grad=True)
+    per_t = crammer_singer_torch(a, L(y), margin, p)
+    assert_allclose(got, np_(torch_reduce(per_t, reduction)), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_crammer_singer_hinge_grad_matches_torch_autograd_and_finite_differences(p, reduction):
+    z, y = crammer_singer_data(n=10, k=4, seed=32)
+    a = T(z, grad=True)
+    ref = backward_of(torch_reduce(crammer_singer_torch(a, L(y), 1.0, p), reduction), a)
+    got = losses.crammer_singer_hinge_grad(z, y, p=p, reduction=reduction)
+    assert_allclose(got, ref, rtol=RTOL, atol=ATOL)
+    num = numerical_gradient(lambda x: np.sum(losses.crammer_singer_hinge(x, y, p=p, reduction=reduction)), z)
+    assert_allclose(got, num, rtol=1e-7, atol=1e-9)
+
+
+def test_crammer_singer_hinge_is_keras_categorical_hinge_on_probabilities():
+    # Keras: pos = sum(t * z), neg = max((1 - t) * z), loss = max(0, neg - pos + 1), with
+    # one-hot t; applied to non-negative scores (softmax outputs) it is Crammer-Singer
+    rng = np.random.default_rng(33)
+    z = scipy.special.softmax(2 * rng.normal(size=(50, 4)), axis=1)
+    y = rng.integers(0, 4, size=50)
+    t = np.eye(4)[y]
+    keras = np.maximum(0.0, np.max((1 - t) * z, axis=1) - np.sum(t * z, axis=1) + 1.0)
+    assert_allclose(losses.crammer_singer_hinge(z, y, reduction="none"), keras, rtol=1e-14)
+    # with negative scores Keras's mask puts a 0 among the wrong classes: there they differ
+    z_neg, y_neg = np.array([[0.5, -1.0, -2.0]]), np.array([0])
+    t_neg = np.eye(3)[y_neg]
+    keras_neg = max(0.0, np.max((1 - t_neg) * z_neg) - 0.5 + 1.0)
+    assert keras_neg == 0.5 and losses.crammer_singer_hinge(z_neg, y_neg) == 0.0
+
+
+@given(st.integers(1, 6), st.integers(2, 6), st.integers(0, 10 ** 6), st.sampled_from([1, 2]))
+@PROPERTY
+def test_crammer_singer_is_at_most_weston_watkins_and_zero_exactly_when_it_is(n, k, seed, p):
+    z, y = classification_data(n, k, seed, scale=2.0)
+    cs = losses.crammer_singer_hinge(z, y, p=p, reduction="none")
+    ww = losses.multiclass_hinge(z, y, p=p, reduction="none")
+    # the largest term <= the sum of the C - 1 terms <= (C - 1) times the largest
+    assert np.all(cs <= ww * (1 + 1e-12) + 1e-300)
+    assert np.all(ww <= (k - 1) * cs * (1 + 1e-12) + 1e-300)
+    assert np.array_equal(cs == 0, ww == 0)
+
+
+def test_crammer_singer_and_weston_watkins_rank_two_score_vectors_differently():
+    # the chapter's example: A has two wrong classes just inside the margin and is
+    # classified correctly; B has one wrong class that wins
+    scores = np.array([[1.0, 0.8, 0.8], [1.0, 1.2, -3.0]])
+    labels = np.array([0, 0])
+    ww = losses.multiclass_hinge(scores, labels, reduction="none")
+    cs = losses.crammer_singer_hinge(scores, labels, reduction="none")
+    assert_allclose(ww, [1.6, 1.2], atol=1e-12)
+    assert_allclose(cs, [0.8, 1.2], atol=1e-12)
+    assert ww[0] > ww[1] and cs[0] < cs[1]
+    assert list(losses.zero_one_loss(scores, labels, reduction="none")) == [0.0, 1.0]
+
+
+def test_crammer_singer_is_the_margin_at_equal_scores():
+    z = np.zeros((3, 5))
+    assert_allclose(losses.crammer_singer_hinge(z, [0, 1, 4], margin=0.7, reduction="none"), 0.7)
+    assert_allclose(losses.crammer_singer_hinge(z, [0, 1, 4], margin=0.7, p=2), 0.49)
+
+
 def test_zero_one_loss_matches_argmax_on_random_scores():
     s, t = classification_data(n=200, k=5, seed=26)
     wrong = (np.argmax(s, axis=1) != t).astype(float)
@@ -818,7 +921,8 @@ def test_huber_rejects_a_bad_delta(f, delta, exc, match):
 S3 = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
 CLASSIFIERS = [losses.softmax_cross_entropy, losses.softmax_cross_entropy_grad,
                losses.multiclass_hinge, losses.multiclass_hinge_grad,
-               losses.multiclass_hinge_terms, losses.zero_one_loss]
+               losses.multiclass_hinge_terms, losses.zero_one_loss,
+               losses.crammer_singer_hinge, losses.crammer_singer_hinge_grad]
 
 
 @pytest.mark.parametrize("f", CLASSIFIERS, ids=lambda f: f.__name__)
@@ -854,6 +958,7 @@ def test_classification_losses_reject_bad_scores(f, scores, exc, match):
 
 @pytest.mark.parametrize("f", [losses.softmax_cross_entropy, losses.softmax_cross_entropy_grad,
                                losses.multiclass_hinge, losses.multiclass_hinge_grad,
+                               losses.crammer_singer_hinge, losses.crammer_singer_hinge_grad,
                                losses.zero_one_loss, losses.categorical_nll,
                                losses.categorical_nll_grad], ids=lambda f: f.__name__)
 def test_classification_losses_reject_an_unknown_reduction(f):
@@ -862,24 +967,26 @@ def test_classification_losses_reject_an_unknown_reduction(f):
 
 
 @pytest.mark.parametrize("f", [losses.multiclass_hinge, losses.multiclass_hinge_grad,
+                               losses.crammer_singer_hinge, losses.crammer_singer_hinge_grad,
                                losses.binary_hinge, losses.binary_hinge_grad],
                          ids=lambda f: f.__name__)
 @pytest.mark.parametrize("p", [0, 3, 1.5, "1"])
 def test_hinge_losses_reject_p_other_than_1_or_2(f, p):
-    args = (S3, [0, 1]) if "multiclass" in f.__name__ else (np.array([0.5, -1.0]), [1, -1])
+    args = (S3, [0, 1]) if "binary" not in f.__name__ else (np.array([0.5, -1.0]), [1, -1])
     with pytest.raises(ValueError, match=r"p must be 1 \(hinge\) or 2 \(squared hinge\)"):
         f(*args, p=p)
 
 
 @pytest.mark.parametrize("f", [losses.multiclass_hinge, losses.multiclass_hinge_grad,
-                               losses.multiclass_hinge_terms, losses.binary_hinge,
+                               losses.multiclass_hinge_terms, losses.crammer_singer_hinge,
+                               losses.crammer_singer_hinge_grad, losses.binary_hinge,
                                losses.binary_hinge_grad], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("margin, exc, match", [
     (0.0, ValueError, r"margin must be > 0"), (-1.0, ValueError, r"margin must be > 0"),
     (float("nan"), ValueError, r"margin must be finite"), ("1", TypeError, r"margin must be a real"),
 ])
 def test_hinge_losses_reject_a_bad_margin(f, margin, exc, match):
-    args = (S3, [0, 1]) if "multiclass" in f.__name__ else (np.array([0.5, -1.0]), [1, -1])
+    args = (S3, [0, 1]) if "binary" not in f.__name__ else (np.array([0.5, -1.0]), [1, -1])
     with pytest.raises(exc, match=match):
         f(*args, margin=margin)
 
@@ -1010,3 +1117,109 @@ def test_log_cosh_keeps_full_relative_accuracy_for_small_residuals(d):
     exact = float(mpmath.log(mpmath.cosh(mpmath.mpf(d))))
     got = losses.log_cosh(np.array([d, -d]), np.zeros(2), reduction="none")
     np.testing.assert_allclose(got, [exact, exact], rtol=1e-14, atol=0)
+
+
+
+# --------------------------------------------- issue 7, B5 and B7: regressions, exact errors
+
+@pytest.mark.parametrize("f", [losses.softmax, losses.log_softmax], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("axis, exc, match", [
+    (None, TypeError, r"axis must be an integer \(one axis\), got None; like torch's dim, it is required"),
+    (2 ** 70, ValueError, r"axis must be in \[-2, 1\] for an array with 2 dimensions, got 1180591620717411303424"),
+    (2, ValueError, r"axis must be in \[-2, 1\]"),
+    (-3, ValueError, r"axis must be in \[-2, 1\]"),
+    (1.0, TypeError, r"axis must be an integer, got float"),
+])
+def test_softmax_rejects_a_bad_axis_with_its_own_error(f, axis, exc, match):
+    # axis=None used to normalise over all elements; a bad axis gave numpy's AxisError or
+    # an OverflowError
+    with pytest.raises(exc, match=match):
+        f(np.zeros((2, 3)), axis=axis)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda bad: losses.l2(GOOD, GOOD, reduction=bad), "reduction"),
+    (lambda bad: losses.softmax_cross_entropy(S3, [0, 1], reduction=bad), "reduction"),
+    (lambda bad: losses.fit_location([1.0, 2.0], loss=bad), "loss"),
+])
+@pytest.mark.parametrize("bad", [np.array(["mean", "sum"]), np.array("mean"), ["mean"], {"mean": 1}])
+def test_an_array_or_unhashable_as_a_string_option_gets_our_error(call, name, bad):
+    # "truth value of an array is ambiguous" / "unhashable type" used to leak
+    with pytest.raises(ValueError, match=rf"^{name} must be one of \("):
+        call(bad)
+
+
+@pytest.mark.parametrize("seed, exc, match", [
+    (-1, ValueError, r"seed must be None or an integer >= 0, got -1"),
+    (1.5, TypeError, r"seed must be None or an integer, got float"),
+    ("0", TypeError, r"seed must be None or an integer, got str"),
+])
+def test_log_likelihood_ratio_estimate_rejects_a_bad_seed_with_its_own_error(seed, exc, match):
+    # these used to reach numpy's bit generator
+    with pytest.raises(exc, match=match):
+        losses.log_likelihood_ratio_estimate([0.5, 0.5], [0.25, 0.75], 10, seed=seed)
+
+
+def test_log_likelihood_ratio_estimate_bounds_the_number_of_samples():
+    with pytest.raises(ValueError, match=r"n must be a positive integer <= 10000000, got 2\*\*70"):
+        losses.log_likelihood_ratio_estimate([0.5, 0.5], [0.25, 0.75], 2 ** 70)
+
+
+def test_log_likelihood_ratio_estimate_accepts_p_within_our_tolerance():
+    # sums to 1 + 4e-7: accepted by our check, refused by numpy's sampler before the fix
+    p = [0.5, 0.5000004]
+    est = losses.log_likelihood_ratio_estimate(p, [0.25, 0.75], 100)
+    assert est.shape == (100,) and np.all(np.isfinite(est))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda v: losses.huber(GOOD, GOOD, delta=v), "delta"),
+    (lambda v: losses.binary_hinge([0.5, -1.0], [1, -1], margin=v), "margin"),
+    (lambda v: losses.crammer_singer_hinge(S3, [0, 1], margin=v), "margin"),
+])
+@pytest.mark.parametrize("v", [2 ** 1024, -(2 ** 1100), 10 ** 400])
+def test_a_python_integer_too_large_for_a_float_is_a_value_error(call, name, v):
+    # float(2**1024) raised OverflowError inside the argument check
+    with pytest.raises(ValueError, match=rf"^{name} must be finite, got an integer too large for a float"):
+        call(v)
+
+
+def test_huge_integers_in_an_array_argument_are_a_value_error():
+    with pytest.raises(ValueError, match=r"y_pred must be finite; it holds an integer too large for float64"):
+        losses.l2([1, 2 ** 1024, 3], GOOD)
+    # ints beyond int64 but within float64 are accepted, as floats
+    assert losses.l1([2 ** 70, 0, 0], [2 ** 70, 0, 0]) == 0.0
+
+
+def test_probabilities_above_one_are_rejected():
+    with pytest.raises(ValueError, match=r"p must hold probabilities <= 1; got 1e\+308 at index 0"):
+        losses.entropy([1e308, 0.0])
+
+
+def test_extreme_finite_inputs_give_no_warning_and_no_nan():
+    big = np.array([1.7e308, -1.7e308, 1e308, 0.0])
+    with no_warnings():
+        # residuals of 3.4e308 overflow: the loss is +inf, its correctly rounded value
+        assert losses.l2(big, -big) == np.inf
+        assert losses.l1(big, -big, reduction="sum") == np.inf
+        assert_allclose(losses.huber_grad(big, -big, reduction="none"), [1, -1, 1, 0])
+        assert_allclose(losses.log_cosh(big, np.zeros(4), reduction="none"), np.abs(big) - np.log(2) * (big != 0))
+        assert_allclose(losses.log_cosh_grad(big, -big, reduction="sum"), [1, -1, 1, 0])
+        z = np.array([[1.7e308, -1.7e308, 0.0]])
+        assert_allclose(losses.softmax(z), [[1.0, 0.0, 0.0]])
+        assert_allclose(losses.softmax_cross_entropy_grad(z, [0]), [[0.0, 0.0, 0.0]])
+        assert losses.softmax_cross_entropy(z, [1]) == np.inf
+        assert losses.zero_one_loss(z, [1]) == 1.0
+        assert losses.logistic_loss(big, np.ones(4), reduction="sum") == pytest.approx(1.7e308)
+        assert np.all(np.isfinite(losses.logistic_loss_grad(big, np.ones(4))))
+        assert np.all(np.isfinite(losses.crammer_singer_hinge_grad(z, [1], p=1)))
+
+
+def test_the_mean_is_finite_when_only_the_sum_would_overflow():
+    d = np.full(4, 1.3e154)          # each d^2 = 1.69e308 is finite, their sum is not
+    assert losses.l2(d, np.zeros(4)) == pytest.approx(1.69e308, rel=1e-12)
+    assert losses.fit_location([1.7e308, 1.7e308, 1.6e308], "l2") == pytest.approx(1.6666666666666667e308)
+    assert losses.fit_location([1.7e308, 1.7e308], "l1") == 1.7e308
+    # every c between the two points minimises the Huber sum here (both residuals in the tails)
+    assert 1.6e308 <= losses.fit_location([1.7e308, 1.6e308], "huber") <= 1.7e308
+    assert losses.fit_location([1.7e308, 1.7e308, -1.7e308], "log_cosh") == pytest.approx(1.7e308)

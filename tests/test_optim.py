@@ -14,7 +14,6 @@ import itertools
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -22,52 +21,15 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from dlnotes import optim, regularization
 from dlnotes.landscapes import Rosenbrock, ill_conditioned_quadratic, stability_bound
-from dlnotes.training import MLP
+from optim_references import TorchMLP, max_diff, start_arrays
 
 STEPS = 200
 TOL = 1e-10
 PROPERTY = settings(max_examples=50, deadline=None)
 
 
-# ------------------------------------------------------------ the torch reference model
-
-
-class TorchMLP:
-    """The 64-32-10 ReLU network in torch, float64, started from dlnotes.training.MLP's weights.
-
-    ``grads(t)`` returns the gradients (as NumPy arrays) of the mean cross-entropy on
-    minibatch ``t`` at torch's current parameters, computed by autograd.
-    """
-
-    def __init__(self, data, dtype=torch.float64, batch_size=64):
-        init = MLP(64, 32, 10, seed=0)
-        self.params = [torch.tensor(p, dtype=dtype, requires_grad=True) for p in init.params]
-        self.X = torch.tensor(data.X_train, dtype=dtype)
-        self.y = torch.tensor(data.y_train)
-        rng = np.random.default_rng(1)
-        # torch tensors: indexing a tensor with a NumPy array takes a slow path
-        self.batches = [torch.from_numpy(rng.choice(len(data.y_train), batch_size, replace=False))
-                        for _ in range(STEPS)]
-
-    def grads(self, t):
-        W1, b1, W2, b2 = self.params
-        idx = self.batches[t % len(self.batches)]
-        loss = F.cross_entropy(torch.relu(self.X[idx] @ W1 + b1) @ W2 + b2, self.y[idx])
-        for p in self.params:
-            p.grad = None
-        loss.backward()
-        return [p.grad.detach().numpy().copy() for p in self.params]
-
-    def numpy(self):
-        return [p.detach().numpy() for p in self.params]
-
-
-def start_arrays(model, dtype=np.float64):
-    return [np.array(p, dtype=dtype) for p in model.numpy()]
-
-
-def max_diff(ours, theirs):
-    return max(float(np.max(np.abs(a - b))) for a, b in zip(ours, theirs))
+# The torch reference model (TorchMLP) and helpers live in optim_references.py, shared with
+# test_optim_torch_args.py.
 
 
 # ---------------------------------------------------- optimizers == torch.optim, 200 steps
@@ -706,3 +668,102 @@ def test_run_records_divergence_even_when_f_rejects_non_finite_input():
     traj = optim.run(lambda p: optim.SGD(p, lr=1e3), f, grad_f, np.array([1.0, -2.0]), 500)
     assert traj.diverged and np.isnan(traj.losses[-1])
     assert np.all(np.isfinite(traj.losses[:3]))
+
+
+# ------------------------------------------ issue 7, B4, B6, B7: argument checks, regressions
+
+@pytest.mark.parametrize("rule, name", [
+    (lambda s: optim.adagrad_step(np.zeros(2), s, np.ones(2), 0.1), "s"),
+    (lambda s: optim.rmsprop_step(np.zeros(2), s, np.ones(2), 0.1), "s"),
+    (lambda s: optim.adam_step(np.zeros(2), np.zeros(2), s, np.ones(2), 3), "s"),
+])
+def test_update_rules_reject_a_negative_squared_gradient_accumulator(rule, name):
+    # a negative s used to give NaN (the square root of a negative number)
+    with pytest.raises(ValueError, match=rf"^{name} must be >= 0 .*got -0\.5 at flat index 1"):
+        rule(np.array([0.1, -0.5]))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: optim.adam_step(np.zeros(2), np.zeros(2), np.zeros(2), np.ones(2), 1, bias_correction="no"),
+    lambda: optim.adam_first_step(np.ones(2), bias_correction="no"),
+    lambda: optim.adam_first_step(np.ones(2), bias_correction=0),
+    lambda: optim.Adam([np.zeros(2)], bias_correction="no"),
+])
+def test_bias_correction_must_be_a_boolean(call):
+    # "no" used to count as True
+    with pytest.raises(TypeError, match=r"bias_correction must be True or False, got 'no'|got 0"):
+        call()
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("bad, shown", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")])
+def test_optimizers_reject_non_finite_initial_parameters(cls, bad, shown):
+    with pytest.raises(ValueError, match=rf"params\[1\] must be finite .*found {shown} at flat index 2"):
+        cls([np.zeros(3), np.array([[0.0, 1.0], [bad, 2.0]])])
+
+
+def test_eps_must_be_positive_in_every_adaptive_rule():
+    for call in [lambda: optim.adagrad_step(np.zeros(2), np.zeros(2), np.zeros(2), 0.1, eps=0.0),
+                 lambda: optim.rmsprop_step(np.zeros(2), np.zeros(2), np.zeros(2), 0.1, eps=0.0),
+                 lambda: optim.adam_step(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), 1, eps=0.0),
+                 lambda: optim.RMSprop([np.zeros(2)], eps=0.0)]:
+        with pytest.raises(ValueError, match=r"eps must be > 0"):
+            call()
+    # torch allows eps = 0 and then steps a never-moved coordinate by 0/0 = NaN
+    p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    p.grad = torch.zeros(1, dtype=torch.float64)
+    torch.optim.Adagrad([p], eps=0.0).step()
+    assert torch.isnan(p).all()
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    (lambda x: None, TypeError, r"grad_f\(x\) must return an array shaped like x \(2,\), got NoneType"),
+    (lambda x: "ab", TypeError, r"grad_f\(x\) must return an array shaped like x"),
+    (lambda x: [1.0, None], TypeError, r"grad_f\(x\) must return a numeric array"),
+    (lambda x: np.zeros(3), ValueError, r"grad_f\(x\) must return an array shaped like x \(2,\), got shape \(3,\)"),
+])
+def test_run_rejects_a_gradient_callback_that_returns_no_gradient(bad, exc, match):
+    # returning None used to fail with a reshape error from deep inside NumPy
+    with pytest.raises(exc, match=match):
+        optim.run(lambda p: optim.SGD(p, lr=0.1), lambda x: float(x @ x), bad, [1.0, 1.0], 3)
+
+
+def test_run_rejects_an_objective_that_returns_no_number():
+    with pytest.raises(TypeError, match=r"f\(x\) must return a real number, got NoneType"):
+        optim.run(lambda p: optim.SGD(p, lr=0.1), lambda x: None, lambda x: 2 * x, [1.0, 1.0], 3)
+
+
+@pytest.mark.parametrize("steps, exc, match", [
+    (2 ** 70, ValueError, r"steps must be a non-negative integer <= 10000000, got 2\*\*70"),
+    (-1, ValueError, r"steps must be a non-negative integer >= 0"),
+    (2.0, TypeError, r"steps must be a non-negative integer, got float"),
+])
+def test_run_bounds_the_number_of_steps(steps, exc, match):
+    with pytest.raises(exc, match=match):
+        optim.run(lambda p: optim.SGD(p, lr=0.1), lambda x: 0.0, lambda x: x, [1.0], steps)
+
+
+@pytest.mark.parametrize("lr", [2 ** 1024, 10 ** 400])
+def test_a_huge_python_integer_as_lr_is_a_clear_value_error(lr):
+    # it used to raise OverflowError from float() inside the argument check
+    with pytest.raises(ValueError, match=r"lr must be finite, got an integer too large for a float"):
+        optim.SGD([np.zeros(2)], lr=lr)
+    with pytest.raises(ValueError, match=r"lr must be finite"):
+        optim.gd_step(np.zeros(2), np.zeros(2), lr)
+
+
+def test_adam_step_number_is_bounded():
+    x = np.zeros(2)
+    with pytest.raises(ValueError, match=r"t must be <= 2\*\*53"):
+        optim.adam_step(x, x, x, x, 2 ** 1100)
+
+
+def test_update_rules_never_return_nan_for_finite_input():
+    # x_tilde - rho v and (1 + rho) v_next both overflow, with opposite signs: inf - inf
+    with pytest.raises(ValueError, match=r"nesterov_step: an intermediate value overflowed float64"):
+        optim.nesterov_step(np.array([1.7e308]), np.array([-1.7e308]), np.array([1e308]), 1.0, 1.0)
+    # a result beyond the range is +-inf (the correctly rounded value), without a warning
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert optim.gd_step(np.array([1e308]), np.array([-1e308]), 10.0)[0] == np.inf

@@ -6,6 +6,8 @@ properties (hypothesis), bad inputs.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -14,7 +16,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import ElasticNet, Lasso, Ridge
 
 from dlnotes import losses
@@ -624,3 +626,107 @@ def test_fit_linear_warm_start_reaches_the_same_solution():
     np.testing.assert_allclose(warm, cold, atol=1e-9)
     with pytest.raises(ValueError, match="w0 must have shape"):
         reg.fit_linear(X, y, 0.05, "l1", w0=np.zeros(3))
+
+
+# ------------------------------------- issue 7, B3, B6, B7: regressions and exact errors
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lam", [0.0, 0.1])
+def test_fit_linear_on_an_all_zero_X_is_zero(kind, lam):
+    # l1 used to divide by a zero Lipschitz constant (NaN weights); l2 with lam = 0 raised
+    # numpy's LinAlgError "Singular matrix"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = reg.fit_linear(np.zeros((6, 3)), np.arange(6.0), lam, kind)
+    assert_array_equal(w, np.zeros(3))
+
+
+def test_regularization_path_on_an_all_zero_X_is_zero():
+    # it used to fail with "w0 must be finite", naming an argument the caller never passed
+    path = reg.regularization_path(np.zeros((6, 3)), np.arange(6.0), [0.0, 0.1, 1.0], "l1")
+    assert_array_equal(path, np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("exponent", [1020, -1000])
+def test_fit_linear_is_exact_for_data_near_the_ends_of_the_float64_range(kind, exponent):
+    # X and y scaled by 2**1020 (up to 1e308) or 2**-1000 (1e-301): X^T X overflows or
+    # underflows, which used to give NaN or inf; without a penalty the least-squares
+    # solution does not change with the scale
+    X, y = random_problem(seed=16)
+    ref = np.linalg.lstsq(X, y, rcond=None)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = reg.fit_linear(np.ldexp(X, exponent), np.ldexp(y, exponent), 0.0, kind)
+    assert np.max(np.abs(np.ldexp(X, exponent))) > (1e307 if exponent > 0 else 0)
+    # l2 is a least-squares solve; l1 and elastic net iterate to tol on the gradient mapping
+    assert_allclose(w, ref, rtol=0, atol=1e-8 if kind == "l2" else 1e-6)
+
+
+def test_fit_linear_l1_scales_with_x_and_lam_as_the_algebra_says():
+    # J(w) for (2**k X, y, lam) is J(u) for (X, y, lam / 2**k) with u = 2**k w
+    X, y = random_problem(seed=17)
+    k = 1000
+    big = reg.fit_linear(np.ldexp(X, k), y, float(np.ldexp(0.1, k)), "l1")
+    small = reg.fit_linear(X, y, 0.1, "l1")
+    assert_allclose(np.ldexp(big, k), small, rtol=0, atol=1e-8)
+    assert np.array_equal(big == 0, small == 0)
+
+
+def test_fit_linear_reports_weights_beyond_the_float64_range():
+    X, y = random_problem(seed=18)
+    with pytest.raises(ValueError, match=r"fit_linear: the fitted weights are beyond float64's range"):
+        reg.fit_linear(np.ldexp(X, -1000), np.ldexp(y, 1000), 0.0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda r: reg.penalty(np.ones(2), "l1", r),
+    lambda r: reg.penalty_grad(np.ones(2), "l2", r),
+    lambda r: reg.objective(np.ones(3), np.ones(2), 0.1, "l1", r),
+    lambda r: reg.objective_grad(np.ones(2), np.ones(2), 0.1, "l2", r),
+    lambda r: reg.fit_linear(np.eye(3), np.ones(3), 0.1, "l1", r),
+    lambda r: reg.regularization_path(np.eye(3), np.ones(3), [0.1], "l1", r),
+], ids=["penalty", "penalty_grad", "objective", "objective_grad", "fit_linear", "regularization_path"])
+def test_a_nan_l1_ratio_is_an_error_whatever_the_kind(call):
+    # kind='l1' used to ignore a NaN l1_ratio
+    with pytest.raises(ValueError, match=r"l1_ratio must be finite, got nan"):
+        call(float("nan"))
+
+
+@pytest.mark.parametrize("call", KIND_CALLS, ids=KIND_IDS)
+@pytest.mark.parametrize("kind", [np.array(["l1", "l2"]), ["l2"], {"l2": 1}])
+def test_an_array_or_unhashable_kind_gets_our_error(call, kind):
+    # "truth value of an array is ambiguous" used to leak
+    with pytest.raises(ValueError, match=r"^kind \(the penalty\) must be one of \('l1', 'l2', 'elastic_net'\)"):
+        call(kind)
+
+
+def test_dense_penalties_reject_an_array_as_an_option():
+    with pytest.raises(ValueError, match=r"^activation must be one of"):
+        reg.dense_penalties(W23, B3, X42, activation=np.array(["tanh"]))
+    with pytest.raises(ValueError, match=r"^kind must be 'l1' or 'l2'"):
+        reg.dense_penalties(W23, B3, X42, kind=np.array(["l1"]))
+
+
+def test_regularization_path_names_the_bad_strength():
+    with pytest.raises(ValueError, match=r"^lams\[2\]: lam must be >= 0, got -1"):
+        reg.regularization_path(np.eye(3), np.ones(3), [0.1, 0.2, -1.0])
+
+
+def test_fit_linear_warns_with_a_convergence_warning():
+    X, y = random_problem(seed=19)
+    with pytest.warns(reg.ConvergenceWarning, match="did not converge in max_iter=2"):
+        reg.fit_linear(X, y, 0.1, "l1", max_iter=2)
+    assert issubclass(reg.ConvergenceWarning, RuntimeWarning)
+
+
+def test_extreme_penalties_give_inf_or_an_error_never_nan_or_a_warning():
+    big = np.array([1e200, -1e200])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert reg.l2_penalty(big) == np.inf                       # 2e400: correctly rounded
+        assert reg.objective(np.ones(2), big, 0.0) == 1.0           # lam = 0: no penalty at all
+        assert_array_equal(reg.objective_grad(np.ones(2), big, 0.0), np.ones(2))
+        d = reg.dense_penalties(np.full((2, 3), 1e200), B3, X42, kernel=0.0, activity=0.0)
+        assert d.total == 0.0 and np.all(d.grad_W == 0)
+        assert_allclose(reg.soft_threshold(np.array([1.7e308, -1.7e308]), 1e308), [0.7e308, -0.7e308])

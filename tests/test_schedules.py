@@ -245,3 +245,80 @@ def test_cyclic_goes_up_then_down_and_repeats():
 def test_cyclic_rejects_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         schedules.cyclic(**kwargs)
+
+
+# ------------------------------------------------ issue 7, B5, B6: regressions, exact errors
+
+@pytest.mark.parametrize("make, name", [
+    (lambda n: schedules.cosine(0.1, n), "total_steps"),
+    (lambda n: schedules.linear(0.1, n), "total_steps"),
+    (lambda n: schedules.cosine_warm_restarts(0.1, n), "period"),
+    (lambda n: schedules.cosine_warm_restarts(0.1, 10, period_mult=n), "period_mult"),
+    (lambda n: schedules.warmup(schedules.constant(0.1), n), "warmup_steps"),
+    (lambda n: schedules.step_decay(0.1, n), "step_size"),
+    (lambda n: schedules.multistep(0.1, [5, n]), r"milestones\[1\]"),
+    (lambda n: schedules.cyclic(0.0, 0.1, n), "step_size_up"),
+    (lambda n: schedules.scale_lr_for_batch_size(0.1, n, 32), "batch_size"),
+])
+def test_step_counts_beyond_2_to_the_53_are_rejected_when_the_schedule_is_built(make, name):
+    # 2**1100 used to be accepted and to fail with OverflowError when the schedule was evaluated
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer <= 9007199254740992, got 2\*\*1100"):
+        make(2 ** 1100)
+
+
+@pytest.mark.parametrize("sched", [schedules.exponential(0.1, 0.5), schedules.cosine(0.1, 10),
+                                   schedules.inverse_time(0.1, 1.0)], ids=repr)
+def test_a_step_number_beyond_2_to_the_53_is_a_value_error(sched):
+    with pytest.raises(ValueError, match=r"^t must be <= 2\*\*53 \(the largest step number\), got 2\*\*1100"):
+        sched(2 ** 1100)
+    assert sched(2 ** 53) >= 0.0
+
+
+def test_values_bounds_the_number_of_steps():
+    # values(2**70) used to loop for ever
+    with pytest.raises(ValueError, match=r"^steps must be an integer <= 10000000, got 2\*\*70"):
+        schedules.constant(0.1).values(2 ** 70)
+    assert schedules.constant(0.1).values(0).shape == (0,)
+
+
+@pytest.mark.parametrize("args, exc, match", [
+    (("not callable", 0.1, "x"), TypeError, r"^fn must be a callable t -> learning rate, got str"),
+    ((lambda t: 0.1, float("nan"), "x"), ValueError, r"^lr must be finite, got nan"),
+    ((lambda t: 0.1, -1.0, "x"), ValueError, r"^lr must be >= 0"),
+    ((lambda t: 0.1, 0.1, 3), TypeError, r"^description must be a string, got int"),
+])
+def test_the_public_schedule_constructor_checks_its_arguments(args, exc, match):
+    # Schedule(fn, lr, description) used to accept all of these
+    with pytest.raises(exc, match=match):
+        schedules.Schedule(*args)
+
+
+@pytest.mark.parametrize("fn, exc, match", [
+    (lambda t: float("nan"), ValueError, r"^fn \(the schedule's function\) must return a finite rate >= 0, got nan at t = 3"),
+    (lambda t: -0.5, ValueError, r"must return a finite rate >= 0, got -0\.5 at t = 3"),
+    (lambda t: None, TypeError, r"must return a finite number, got NoneType at t = 3"),
+    (lambda t: "0.1", TypeError, r"must return a number, got str at t = 3"),
+    (lambda t: np.ones(2), TypeError, r"must return a number, got ndarray at t = 3"),
+])
+def test_a_schedule_whose_function_returns_no_rate_is_caught_at_the_call(fn, exc, match):
+    sched = schedules.Schedule(fn, 0.1, "bad")
+    with pytest.raises(exc, match=match):
+        sched(3)
+
+
+def test_rule_must_be_one_of_two_strings_even_when_it_is_an_array():
+    with pytest.raises(ValueError, match=r"^rule must be one of \('linear', 'sqrt'\)"):
+        schedules.scale_lr_for_batch_size(0.1, 64, 32, rule=np.array(["linear"]))
+
+
+def test_a_scaled_rate_beyond_the_float_range_is_a_value_error():
+    with pytest.raises(ValueError, match=r"^lr \* batch_size / base_batch_size overflows a float"):
+        schedules.scale_lr_for_batch_size(1e308, 2 ** 53, 1)
+    # lr * B overflows, lr * (B / B0) does not
+    assert schedules.scale_lr_for_batch_size(5e307, 2 ** 20, 2 ** 19) == 1e308
+
+
+@pytest.mark.parametrize("value", [2 ** 1024, 10 ** 400])
+def test_a_huge_integer_rate_is_a_value_error(value):
+    with pytest.raises(ValueError, match=r"^lr must be finite, got an integer too large for a float"):
+        schedules.constant(value)

@@ -1,7 +1,7 @@
 # The two commands a fresh machine needs (see README.md):
 #
 #   make book   set up .venv and build the HTML book into _build/html
-#   make test   set up .venv and Chromium, run the unit and reference tests, rebuild the
+#   make test   set up .venv, Chromium and bubblewrap, run the unit and reference tests, rebuild the
 #               book from scratch (re-executing every chapter), then test the HTML in
 #               headless Chromium with the network blocked
 #
@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 # (A failing cell fails it too: execute.raise_on_error in _config.yml.)
 JB_FLAGS := --builder html -W -n --keep-going
 
-.PHONY: book book-fresh test unit browser chromium notebooks clean
+.PHONY: book book-fresh test unit browser chromium bubblewrap notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,13 +41,21 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@chromium --version 2>/dev/null | head -1
 
-unit: $(STAMP)
+# Debian's bubblewrap: the sandbox `dlnotes grade` runs student code in (see README.md).
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+	@bwrap --version 2>/dev/null | head -1
+
+unit: $(STAMP) bubblewrap
 	$(BIN)/python -m pytest -m "not browser"
 
 browser: $(STAMP) chromium
 	$(BIN)/python -m pytest -m browser tests/browser
 
-test: chromium
+test: chromium bubblewrap
 	$(MAKE) unit
 	$(MAKE) book-fresh
 	$(MAKE) browser

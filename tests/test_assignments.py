@@ -280,7 +280,9 @@ def test_answer_key_csv_and_json_hold_every_students_solutions(class_set):
     for s in ROSTER[:5]:
         inst = student_instances(spec, s.id)
         mine = [r for r in rows if r["student_id"] == s.id]
-        assert float(mine[0]["answer"]) == pytest.approx(inst[0].solution, rel=1e-15)
+        # the hinge question declares parts: its answer is the per-sample losses, then the mean
+        assert json.loads(mine[0]["answer"]) == pytest.approx(inst[0].answer, rel=1e-15)
+        assert inst[0].answer[-1] == inst[0].solution and len(inst[0].answer) == 4
         assert json.loads(mine[2]["answer"]) == pytest.approx(inst[2].solution)
         assert mine[3]["answer"] == inst[3].solution and mine[1]["points"] == "4"
         entry = next(e for e in key["students"] if e["id"] == s.id)
@@ -338,7 +340,7 @@ def test_student_form_tests_reject_empty_answers_but_not_wrong_values(class_set)
         _exec_cells(nb)
     inst = student_instances(spec, "s000")
     wrong_but_well_formed = {
-        "q1-answer": "q1_answer = 123.0", "q2-answer": "q2_answer = 0.5",
+        "q1-answer": "q1_answer = [1, 2, 3, 123.0]", "q2-answer": "q2_answer = 0.5",
         "q3-answer": "q3_answer = [1, 2, 3]", "q4-answer": "q4_answer = 'a'",
         "q5-answer": "def log_cosh(d):\n    return np.zeros_like(d, dtype=float)"}
     _exec_cells(nb, wrong_but_well_formed)            # the value is not checked here
@@ -371,7 +373,7 @@ def test_py_literal_round_trips_and_rejects_what_it_cannot_write():
 
 def test_answer_form_describes_each_answer_type():
     forms = {i.id: notebook.answer_form(i) for i in student_instances(make_spec("T", 1, IDS), "x")}
-    assert forms["losses.multiclass-hinge"] == "a number"
+    assert forms["losses.multiclass-hinge"] == "a list of 4 numbers: L1, L2, L3, then the result"
     assert forms["regularization.l2-step"] == "a list of 3 numbers"
     assert forms["losses.outlier-gradient"].startswith('one option key: "a", "b"')
     assert forms["losses.log-cosh-code"] == "a function named `log_cosh`"
@@ -640,7 +642,7 @@ def test_nbgrader_validator_passes_the_solution_and_an_answered_student_notebook
     # the student's version, answered in the right form: no failed and no changed cells
     student = out / "students" / "s005" / "homework-3-losses.ipynb"
     nb = nbformat.read(student, as_version=4)
-    fills = {"q1-answer": "q1_answer = 1.0", "q2-answer": "q2_answer = 1.0",
+    fills = {"q1-answer": "q1_answer = [1.0, 1.0, 1.0, 1.0]", "q2-answer": "q2_answer = 1.0",
              "q3-answer": "q3_answer = [0.0, 0.0, 0.0]", "q4-answer": "q4_answer = 'a'"}
     for cell in nb.cells:
         cell.source = fills.get(cell.id, cell.source)
@@ -675,3 +677,12 @@ def test_all_solution_notebooks_pass_in_real_kernels_and_nbgrader_cli_agrees(cla
     res = subprocess.run([str(nbgrader), "validate", str(out / "instructor" / "solutions" / "s000.ipynb")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "Success! Your notebook passes all the tests." in res.stdout
+
+
+def test_the_readme_variants_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    base = re.search(r"```yaml\n(title: .*?)```", readme, re.DOTALL).group(1)
+    extra = re.search(r"```yaml\n(variants:.*?)```", readme, re.DOTALL)
+    assert extra, "the README lost its replacement-variant example"
+    spec = spec_from_dict(yaml.safe_load(base + extra.group(1)))
+    assert spec.variants == (("s002", 1),) and spec.variant_of("s002") == 1

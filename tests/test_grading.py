@@ -18,6 +18,7 @@ from dlnotes.assignments import grading, leaks, sandbox
 from dlnotes.assignments.notebook import py_literal
 from dlnotes.assignments.sandbox import Cell, SandboxError, run_cells
 from dlnotes.cli import app
+from sandbox_attacks import DISABLE_HOOK
 
 runner = CliRunner()
 SEED = 9_007_199_254_740_993
@@ -31,7 +32,7 @@ NAME = "hw-4"
 def _right(inst) -> str:
     if inst.answer_type == "code":
         return inst.solution
-    return f"{{var}} = {py_literal(inst.solution)}"
+    return f"{{var}} = {py_literal(inst.answer)}"
 
 
 def _notebook(out: Path, sid: str, answers: dict[str, str]) -> nbformat.NotebookNode:
@@ -152,11 +153,11 @@ def test_memory_hog_costs_only_its_question(graded):
     assert "memory limit of 256 MB exceeded" in r.questions[1].feedback
 
 
-def test_reading_the_answer_key_is_refused(graded):
+def test_reading_the_answer_key_is_refused_without_echoing_its_path(graded):
     spec, *_, report, _ = graded
     r = report.by_id("s08")
     assert r.questions[0].score == 0 and "PermissionError" in r.questions[0].feedback
-    assert "answer_key.json" in r.questions[0].feedback
+    assert "answer_key" not in r.questions[0].feedback and "/" not in r.questions[0].feedback
     assert r.total == spec.total_points - spec.questions[0].points
 
 
@@ -164,7 +165,7 @@ def test_writing_outside_the_scratch_folder_is_refused(graded):
     *_, report, outside = graded
     r = report.by_id("s09")
     assert r.questions[0].score == 0 and "PermissionError: not allowed while grading: writing" \
-        in r.questions[0].feedback
+        in r.questions[0].feedback and "pwned" not in r.questions[0].feedback
     assert not outside.exists()
 
 
@@ -217,13 +218,13 @@ def test_grades_csv_json_and_feedback_are_complete(graded):
 def test_the_child_never_receives_a_solution(graded, monkeypatch):
     spec, out, *_ = graded
     sent: list[dict] = []
-    real = sandbox._Child.__init__
+    real = sandbox._Proc.__init__
 
-    def spy(self, job, scratch, limits):
+    def spy(self, job, isolation, limits, scratch):
         sent.append(job)
-        real(self, job, scratch, limits)
+        real(self, job, isolation, limits, scratch)
 
-    monkeypatch.setattr(sandbox._Child, "__init__", spy)
+    monkeypatch.setattr(sandbox._Proc, "__init__", spy)
     inst = student_instances(spec, "s01")
     nb = _notebook(out, "s01", _all_right(spec, "s01"))
     grading.grade_notebook(load_assignment(out), ROSTER[0], nbformat.writes(nb), FAST)
@@ -231,7 +232,7 @@ def test_the_child_never_receives_a_solution(graded, monkeypatch):
     code_values = [v for _, expected in inst[3].tests for v in np.ravel(expected) if abs(v) > 1e-3]
     assert len(sent) == 1 and str(inst[3].tests[1][1][0]) not in blob and code_values
     assert not any(repr(float(v)) in blob for v in code_values)
-    assert "answer_key" not in blob and str(SEED) not in blob
+    assert "answer_key" not in blob and str(SEED) not in blob and str(out) not in blob
 
 
 def test_every_exercise_in_the_bank_survives_the_whole_pipeline(tmp_path):
@@ -391,9 +392,12 @@ def test_existing_grades_are_replaced_only_with_force(graded, tmp_path):
     _, out, subs, base, *_ = graded
     only = tmp_path / "subs"
     only.mkdir()
+    import shutil
+    copy = tmp_path / "grades"
+    shutil.copytree(base / "grades", copy)        # the fixture's own grades stay as they are
     with pytest.raises(FileExistsError, match="--force"):
-        grade(out, only, base / "grades")
-    report = grade(out, only, base / "grades", force=True)    # empty folder: nobody submitted
+        grade(out, only, copy)
+    report = grade(out, only, copy, force=True)    # empty folder: nobody submitted
     assert {r.status for r in report.results} == {"no submission"}
 
 
@@ -485,12 +489,16 @@ def test_sandbox_reads_back_values_and_function_outputs():
     assert res[5].outputs == [{"type": "error", "value": "KeyError: 'k'"}]
 
 
-def test_sandbox_replays_earlier_cells_after_a_crash():
-    res = run_cells([Cell("a", "def helper():\n    return 41", "none"),
+def test_each_cell_runs_alone_from_the_setup_namespace():
+    res = run_cells([Cell("a", "def helper():\n    return 41\nx = np.float64(1)", "value", "x"),
                      Cell("b", "import os\nos._exit(3)", "none"),
-                     Cell("c", "x = helper() + 1", "value", "x")], FAST)
+                     Cell("c", "x = helper() + 1", "value", "x"),
+                     Cell("d", "import os\nos.kill(os.getppid(), 9)", "none"),
+                     Cell("e", "x = np.arange(2).sum()", "value", "x")], FAST,
+                    prelude="import numpy as np")
     assert res[0].ok and not res[1].ok and "exited with status 3" in res[1].error
-    assert res[2].answer == {"type": "int", "value": 42}
+    assert not res[2].ok and "NameError" in res[2].error        # a's helper is not there
+    assert not res[3].ok and res[4].answer == {"type": "array", "value": 1.0}
 
 
 def test_sandbox_blocks_escape_routes():
@@ -504,7 +512,7 @@ def test_sandbox_blocks_escape_routes():
         "import os\nos.listdir('/')": "listing",
         "open('/etc/hostname').read()": "reading",
         "import pathlib\npathlib.Path('/etc/hostname').read_text()": "reading",
-        "np.loadtxt('/etc/hostname')": "reading",
+        "np.loadtxt('/etc/hostname')": "PermissionError",
         "open('../../escape.txt', 'w')": "writing",
         "import os\nos.symlink('/etc', 'etc')": "os.symlink",
         "import os\nos.kill(os.getpid(), 0)": "os.kill",     # signal 0: harmless if it got through
@@ -531,18 +539,37 @@ def test_sandbox_allows_the_scratch_folder_and_the_standard_library():
     assert r[0].answer == {"type": "repr", "value": "['hi', ['notes.txt'], True]"}
 
 
-def test_deny_list_wins_over_an_allowed_folder():
+def test_unsandboxed_deny_list_wins_over_an_allowed_folder():
     src = "import numpy, os\nx = len(open(os.path.join(os.path.dirname(numpy.__file__), '__init__.py')).read())"
-    assert _run(src)[0].ok
-    denied = _run(src, deny=[Path(np.__file__).parent])[0]
+    unsafe = sandbox.unsafe_no_sandbox()
+    assert _run(src, isolation=unsafe)[0].ok and _run(src)[0].ok
+    denied = _run(src, deny=[Path(np.__file__).parent], isolation=unsafe)[0]
     assert not denied.ok and "reading" in denied.error
 
 
-def test_scratch_folder_stays_usable_inside_a_denied_folder():
+def test_unsandboxed_scratch_folder_stays_usable_inside_a_denied_folder():
     import tempfile
     r = _run("open('a.txt', 'w').write('ok')\nx = open('a.txt').read()",
-             deny=[tempfile.gettempdir()])
+             deny=[tempfile.gettempdir()], isolation=sandbox.unsafe_no_sandbox())
     assert r[0].answer == {"type": "str", "value": "ok"}
+
+
+def test_the_sandbox_holds_nothing_of_the_host_but_python():
+    r = _run(DISABLE_HOOK + "import os, sys\nx = [os.getcwd(), os.path.exists('/etc'), os.path.exists('/work'),\n"
+             "     os.path.exists('/home'), os.path.exists(sys.prefix), os.getuid() != 0,\n"
+             "     open('/proc/self/status').read().count('CapEff:\\t0000000000000000'),\n"
+             "     'NoNewPrivs:\\t1' in open('/proc/self/status').read(), len(os.listdir('/proc'))]")
+    cwd, etc, work, home, prefix, unprivileged, nocaps, nnp, _ = eval(r[0].answer["value"])
+    assert cwd == "/scratch" and not (etc or work or home) and prefix
+    assert unprivileged and nocaps == 1 and nnp
+
+
+def test_scratch_and_tmp_are_small_memory_folders():
+    r = _run(DISABLE_HOOK + "open('/tmp/big', 'wb').write(b'x' * (20 << 20))",
+             "open('a', 'wb').write(b'x' * (12 << 20))\nopen('b', 'wb').write(b'x' * (12 << 20))",
+             limits=Limits(seconds=5, memory_mb=256, file_mb=16, scratch_mb=16))
+    assert not r[0].ok and ("No space" in r[0].error or "File too large" in r[0].error)
+    assert not r[1].ok and "No space" in r[1].error
 
 
 def test_sandbox_child_has_a_clean_environment_and_hard_limits(monkeypatch):
@@ -550,9 +577,10 @@ def test_sandbox_child_has_a_clean_environment_and_hard_limits(monkeypatch):
     r = _run("import os, resource\n"
              "x = [os.environ.get('DLNOTES_SECRET_TOKEN'), os.environ['HOME'] == os.getcwd(),\n"
              "     resource.getrlimit(resource.RLIMIT_FSIZE), resource.getrlimit(resource.RLIMIT_NPROC),\n"
-             "     resource.getrlimit(resource.RLIMIT_CPU)[0] == resource.getrlimit(resource.RLIMIT_CPU)[1]]",
+             "     resource.getrlimit(resource.RLIMIT_CPU)[0] == resource.getrlimit(resource.RLIMIT_CPU)[1],\n"
+             f"     os.environ.get({sandbox.MARK_ENV!r}) == {sandbox.MARK!r}]",
              limits=Limits(seconds=2, memory_mb=256, file_mb=3))
-    assert r[0].answer["value"] == "[None, True, (3145728, 3145728), (0, 0), True]"
+    assert r[0].answer["value"] == "[None, True, (3145728, 3145728), (0, 0), True, True]"
 
 
 def test_printing_a_lot_neither_blocks_nor_breaks_the_protocol():
@@ -565,6 +593,7 @@ def test_a_sandbox_that_cannot_start_is_an_error_with_its_output(tmp_path, monke
     broken = tmp_path / "child.py"
     broken.write_text("import sys\nsys.stderr.write('numpy is missing')\nsys.exit(1)\n")
     monkeypatch.setattr(sandbox, "_CHILD", broken)
+    monkeypatch.setattr(sandbox, "_LAYOUT", None)
     with pytest.raises(SandboxError, match="did not start .*numpy is missing"):
         run_cells([Cell("a", "x = 1")], FAST)
 
@@ -607,3 +636,165 @@ def test_outputs_proxy_replays_the_students_errors_by_name():
     assert type(info.value).__name__ == "Error"
     with pytest.raises(Exception, match="no output"):
         proxy(0)
+
+
+# ------------------------------------------------------------------ class management
+
+def test_grading_writes_canvas_csv_in_canvas_import_format(graded):
+    spec, *_, report, _ = graded
+    rows = list(csv.reader(io.StringIO((report.grades_csv.parent / "canvas.csv").read_text())))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW 4"]
+    assert rows[1] == ["Points Possible", "", "", "", "", f"{spec.total_points:g}"]
+    by_sis = {r[2]: r for r in rows[2:]}
+    assert set(by_sis) == {s.id for s in ROSTER}           # no row for an unknown student
+    assert by_sis["s01"][0] == "Student 1" and by_sis["s01"][5] == f"{spec.total_points:g}"
+    assert by_sis["s10"][5] == "0"                         # no submission: zero points
+
+
+def test_the_per_question_report_has_distribution_mean_and_common_wrong_answers(graded):
+    spec, *_, report, _ = graded
+    data = json.loads((report.grades_csv.parent / "report.json").read_text())
+    assert [q["key"] for q in data] == [q.key for q in spec.questions]
+    graded_rows = [r for r in report.results if r.status == "graded"]
+    q1 = data[0]
+    assert q1["graded"] == len(graded_rows)
+    scores = [r.questions[0].score for r in graded_rows]
+    assert q1["mean"] == pytest.approx(sum(scores) / len(scores), abs=1e-4)
+    assert sum(q1["distribution"].values()) == len(graded_rows)
+    wrong = {w["answer"]: w["count"] for w in q1["wrong_answers"]}
+    assert "99.5" in wrong and "(no answer)" in wrong
+    md = (report.grades_csv.parent / "report.md").read_text()
+    assert "q1" in md and "Most common wrong answers" in md and "| score | students |" in md
+
+
+def test_regrading_one_student_or_one_question_keeps_every_other_grade(graded, tmp_path):
+    import shutil
+    spec, out, subs, base, report, _ = graded
+    dest = tmp_path / "g"
+    shutil.copytree(report.grades_csv.parent, dest)
+    before = json.loads((dest / "grades.json").read_text())
+    fixed = tmp_path / "subs"
+    shutil.copytree(subs, fixed)
+    nbformat.write(_notebook(out, "s02", _all_right(spec, "s02")), fixed / "s02.ipynb")
+    nbformat.write(_notebook(out, "s06", _all_right(spec, "s06")), fixed / "s06.ipynb")
+    # s02 fixed q1: regrade only s02
+    res = runner.invoke(app, ["grade", str(out), str(fixed), "--out", str(dest), "-s", "s02"])
+    assert res.exit_code == 0, res.output
+    after = json.loads((dest / "grades.json").read_text())
+    assert after[1]["total"] == spec.total_points
+    assert [r for i, r in enumerate(after) if i != 1] == [r for i, r in enumerate(before) if i != 1]
+    # only question 2 of everyone: s06's fixed q1 is not regraded
+    r2 = grade(out, fixed, dest, limits=FAST, questions=["q2"])
+    assert r2.by_id("s06").questions[0].score == 0
+    with pytest.raises(ValueError, match="not on the roster"):
+        grade(out, fixed, dest, students=["nobody"])
+    with pytest.raises(ValueError, match="no question q9"):
+        grade(out, fixed, dest, questions=["q9"])
+    with pytest.raises(FileNotFoundError, match="nothing to regrade"):
+        grade(out, fixed, tmp_path / "empty", students=["s01"])
+
+
+def test_partial_credit_for_the_per_sample_hinge_losses(graded):
+    spec, out, *_ = graded
+    inst = student_instances(spec, "s01")[0]
+    parts = list(inst.answer)
+    half = [parts[0], parts[1] + 5, parts[2], parts[3] + 7]
+    nb = _notebook(out, "s01", {"q1": f"q1_answer = {py_literal(half)}"})
+    r = grading.grade_notebook(load_assignment(out), ROSTER[0], nbformat.writes(nb), FAST)
+    assert r.questions[0].score == pytest.approx(spec.questions[0].points * 2 / 3)
+    assert "2 of 3 steps are right (not: L2)" in r.questions[0].feedback
+    for value in (str(parts[3]), py_literal(parts)):         # the mean alone, or everything
+        nb = _notebook(out, "s01", {"q1": f"q1_answer = {value}"})
+        r = grading.grade_notebook(load_assignment(out), ROSTER[0], nbformat.writes(nb), FAST)
+        assert r.questions[0].correct and r.questions[0].score == spec.questions[0].points
+
+
+def test_code_feedback_names_the_failing_test_but_never_its_expected_value(graded):
+    spec, out, *_ = graded
+    inst = student_instances(spec, "s01")[3]
+    nb = _notebook(out, "s01", {"q4": "def log_cosh(d):\n    return np.log(np.cosh(d))"})
+    r = grading.grade_notebook(load_assignment(out), ROSTER[0], nbformat.writes(nb), FAST)
+    fb = r.questions[3].feedback
+    assert "hidden test" in fb and "wrong values" in fb and "expected" not in fb
+    for _, expected in inst.tests[1:]:
+        for v in np.ravel(expected):
+            if abs(v) > 1e-3:
+                assert f"{v:.4g}" not in fb
+
+
+def test_a_replacement_variant_changes_only_that_students_files(tmp_path):
+    import yaml
+    roster = tmp_path / "class.csv"
+    roster.write_text("student_id,name\ns1,A\ns2,B\ns3,C\n")
+    spec = {"title": "HW", "seed": SEED, "questions": IDS}
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "hw"
+    assert runner.invoke(app, ["assign", "generate", "--roster", str(roster), "--spec", str(path),
+                               "--out", str(out)]).exit_code == 0
+    (out / "submissions").mkdir()
+    (out / "submissions" / "s1.ipynb").write_text("{}")          # the instructor's own files
+    (out / "notes.txt").write_text("mine")
+    old = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    path.write_text(yaml.safe_dump({**spec, "variants": {"s2": 1}}))
+    res = runner.invoke(app, ["assign", "generate", "--roster", str(roster), "--spec", str(path),
+                              "--out", str(out), "--force"])
+    assert res.exit_code == 0, res.output
+    assert "1 student(s) got new files (s2)" in res.output
+    new = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    changed = {str(p.relative_to(out)) for p in old if old[p] != new.get(p)}
+    assert {c for c in changed if c.startswith("students")} == {
+        "students/s2/hw.ipynb", "students/s2/hw.html"}
+    assert (out / "submissions" / "s1.ipynb").read_text() == "{}"
+    assert (out / "notes.txt").read_text() == "mine"
+    a = load_assignment(out)
+    assert a.student("s2").variant == 1 and a.student("s1").variant == 0
+    assert student_instances(a.spec, "s2", 1)[0].params != student_instances(a.spec, "s2")[0].params
+    # the roster column does the same
+    roster.write_text("student_id,name,variant\ns1,A,\ns2,B,\ns3,C,2\n")
+    path.write_text(yaml.safe_dump(spec))
+    res = runner.invoke(app, ["assign", "generate", "--roster", str(roster), "--spec", str(path),
+                              "--out", str(out), "--force"])
+    assert res.exit_code == 0 and "(s2, s3)" in res.output
+
+
+def test_force_refuses_to_overwrite_a_file_generation_did_not_write(tmp_path):
+    from dlnotes.assignments import generate
+    spec = make_spec("HW", SEED, IDS[:1])
+    out = tmp_path / "hw"
+    generate(spec, [Student("s1")], out)
+    (out / "students" / "s2").mkdir()
+    (out / "students" / "s2" / "hw.ipynb").write_text("hand-made")
+    with pytest.raises(FileExistsError, match="did not generate"):
+        generate(spec, [Student("s1"), Student("s2")], out, force=True)
+    assert (out / "students" / "s2" / "hw.ipynb").read_text() == "hand-made"
+
+
+def test_every_csv_export_neutralises_formulas(tmp_path):
+    from dlnotes.assignments import generate
+    from dlnotes.assignments.exports import csv_cell
+
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1+2", "@A1", "\tx", "\rx", "-0.5", "1e-3", "ok")] \
+        == ["'=1+1", "+1", "'-1+2", "'@A1", "'\tx", "'\rx", "-0.5", "1e-3", "ok"]
+    out = tmp_path / "hw"
+    generate(make_spec("HW", SEED, IDS[:1]), [Student("s1", "=cmd|' /C calc'!A0", "a@x")], out)
+    rows = list(csv.reader((out / "instructor" / "answer_key.csv").open()))
+    assert rows[1][1] == "'=cmd|' /C calc'!A0"
+
+
+def test_the_user_namespace_mode_for_graders_that_are_not_root(monkeypatch):
+    """What an instructor's own account gets: bwrap --unshare-user, uid 1000 inside, no
+    further user namespaces. (Here the tests run as root, which uses the privileged mode
+    and uid 65534; this runs the other one.)"""
+    monkeypatch.setattr(sandbox, "_as_root", lambda: False)
+    r = _run(DISABLE_HOOK + "import os, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "x = repr([os.getuid(), os.getgid(), libc.unshare(0x10000000), os.path.exists('/work'),\n"
+             "     open('/proc/self/uid_map').read().split()[0]])")
+    uid, gid, unshare, work, inside = eval(r[0].answer["value"])
+    assert (uid, gid, unshare, work, inside) == (1000, 1000, -1, False, "1000")
+    argv = sandbox._bwrap_argv("bwrap", sandbox._layout(), FAST, 9, as_root=False)
+    assert {"--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--unshare-net", "--unshare-pid", "--clearenv"} <= set(argv)
+    assert "--cap-add" not in argv
+    root = sandbox._bwrap_argv("bwrap", sandbox._layout(), FAST, 9, as_root=True)
+    assert "--unshare-user" not in root and root.count("--cap-add") == 2

@@ -8,7 +8,9 @@
     dlnotes assign check OUT           re-check a class set for leaks and changes
     dlnotes assign roster FILE         check a roster CSV
     dlnotes assign seed                print a fresh secret assignment seed
-    dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV)
+    dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV) in the
+                                       bubblewrap sandbox; --student/--question regrade;
+                                       writes grades, feedback, canvas.csv and report.md
 """
 
 from __future__ import annotations
@@ -190,6 +192,11 @@ def assign_generate(
         raise _fail(exc)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if result.changed_students is not None:
+        changed = result.changed_students
+        typer.echo(f"updated {out}: {len(changed)} student(s) got new files"
+                   + (f" ({', '.join(changed[:10])}{', ...' if len(changed) > 10 else ''}); "
+                      "hand out their folders again" if changed else "; nothing to hand out again"))
     typer.echo(f"{result.students} students, {len(the_spec.questions)} questions "
                f"({the_spec.total_points:g} points), leak check: {result.leaks_checked} files, no leaks.\n"
                f"  hand out: {out / 'students'}/<student_id>/ (notebook and printable handout)\n"
@@ -226,7 +233,8 @@ def grade_cmd(
     submissions: Path = typer.Argument(..., help="Folder of submitted notebooks "
                                        "(<id>.ipynb or <id>/...ipynb), or an answers CSV "
                                        "(student_id,q1,q2,...)."),
-    out: Path = typer.Option(..., "--out", help="Folder for grades.csv, grades.json, feedback/."),
+    out: Path = typer.Option(..., "--out", help="Folder for grades.csv, grades.json, feedback/, "
+                             "canvas.csv and report.md."),
     time_limit: float = typer.Option(10.0, "--time-limit", min=0.1,
                                      help="Seconds per answer cell."),
     memory_mb: int = typer.Option(512, "--memory-mb", min=16,
@@ -234,22 +242,43 @@ def grade_cmd(
     jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Submissions graded at once "
                                        "(default: number of CPUs, at most 4)."),
     force: bool = typer.Option(False, "--force", help="Replace existing grades in OUT."),
+    student: list[str] = typer.Option([], "--student", "-s", help="Regrade only this student "
+                                      "(repeatable); other grades in OUT are kept."),
+    question: list[str] = typer.Option([], "--question", "-q", help="Regrade only this question, "
+                                       "e.g. q2 (repeatable); other grades in OUT are kept."),
+    canvas_name: Optional[str] = typer.Option(None, "--canvas-name", help="Assignment column "
+                                              "name in canvas.csv (default: the title)."),
+    bwrap: Optional[str] = typer.Option(None, "--bwrap", help="The bubblewrap executable "
+                                        "(default: $DLNOTES_BWRAP, else bwrap on the PATH)."),
+    unsafe: bool = typer.Option(False, "--unsafe-no-sandbox", help="Run student code WITHOUT "
+                                "the OS sandbox (only for trusted code); recorded in the grades."),
 ) -> None:
-    """Grade submissions in sandboxed processes; write grades.csv and per-student feedback."""
+    """Grade submissions in the bubblewrap sandbox; write grades, feedback, Canvas CSV, report."""
     from . import assignments
 
     try:
         limits = assignments.Limits(seconds=time_limit, memory_mb=memory_mb)
         report = assignments.grade(assignment, submissions, out, limits=limits, jobs=jobs,
-                                   force=force, progress=True)
+                                   force=force, progress=True, unsafe_no_sandbox=unsafe,
+                                   bwrap=bwrap, students=student or None,
+                                   questions=question or None, canvas_name=canvas_name)
+    except assignments.SandboxUnavailable as exc:
+        typer.echo(f"error: refusing to grade: {exc}", err=True)
+        raise typer.Exit(code=3)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
         raise _fail(exc)
     counts: dict[str, int] = {}
     for r in report.results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    if unsafe:
+        typer.echo("warning: student code ran WITHOUT the OS sandbox (--unsafe-no-sandbox)",
+                   err=True)
     typer.echo(f"{len(report.results)} students: {summary}.\n"
-               f"  grades: {report.grades_csv}\n  feedback: {report.feedback_dir}/<student_id>.md")
+               f"  grades: {report.grades_csv}  (and grades.json)\n"
+               f"  feedback: {report.feedback_dir}/<student_id>.md\n"
+               f"  Canvas import: {report.grades_csv.parent / 'canvas.csv'}\n"
+               f"  report by question: {report.grades_csv.parent / 'report.md'}")
 
 
 def main() -> None:

@@ -12,14 +12,17 @@ The workflow (the ``dlnotes assign`` and ``dlnotes grade`` commands wrap it)::
 Modules: ``spec`` (what is asked), ``roster`` (who), ``variants`` (whose
 numbers), ``notebook`` and ``handout`` (what they get), ``leaks`` (that it
 holds no answer), ``generate`` (the class set), ``sandbox`` (running a student's
-code with limits) and ``grading`` (scores and feedback).
+code in a bubblewrap sandbox), ``grading`` (scores and feedback) and ``exports``
+(safe CSV, the Canvas gradebook file, the per-question report).
 """
 
 from .generate import (Assignment, CheckReport, GenerationResult, check_assignment, generate,
                        load_assignment)
 from .grading import GradeReport, Limits, QuestionResult, StudentResult, grade
 from .leaks import Leak, LeakError
-from .roster import RosterError, Student, parse_roster, read_roster
+from .roster import MAX_ID_LENGTH, RosterError, Student, parse_roster, read_roster
+from .sandbox import (Isolation, SandboxError, SandboxUnavailable, bubblewrap,
+                      unsafe_no_sandbox)
 from .spec import (AssignmentSpec, Question, load_spec, make_spec, new_seed, select_exercises,
                    spec_from_dict)
 from .variants import student_instances, student_seed
@@ -29,5 +32,6 @@ __all__ = [
     "spec_from_dict", "Student", "RosterError", "read_roster", "parse_roster", "student_seed",
     "student_instances", "generate", "GenerationResult", "load_assignment", "Assignment",
     "check_assignment", "CheckReport", "Leak", "LeakError", "grade", "GradeReport", "Limits",
-    "StudentResult", "QuestionResult",
+    "StudentResult", "QuestionResult", "MAX_ID_LENGTH", "Isolation", "SandboxError",
+    "SandboxUnavailable", "bubblewrap", "unsafe_no_sandbox",
 ]

@@ -1,23 +1,31 @@
-"""The process that runs one student's answer cells (started by :mod:`.sandbox`).
+"""The process tree that runs one student's answer cells (started by :mod:`.sandbox`).
 
-Run as ``python -I _sandbox_child.py`` with the job as JSON on stdin; it imports
-nothing from dlnotes (the child never sees the question bank or an answer). In order:
+Run as ``python -I -S _sandbox_child.py`` with the job as JSON on stdin, normally inside
+a bubblewrap sandbox (see :mod:`.sandbox` for what that sandbox is). It imports nothing
+from dlnotes: it never sees the question bank or an answer. This first process, the
+*zygote*, runs no student code:
 
-1. read the job (cells to run, limits, allowed folders) from stdin;
-2. lower its own resource limits (memory, CPU time, file size, processes, open files,
-   core dumps), soft = hard so student code cannot raise them again;
-3. keep a private copy of stdout for the protocol, send fds 1 and 2 to /dev/null and
-   ``sys.stdout``/``sys.stderr`` to a bounded sink (a print loop cannot fill a pipe);
-4. install an audit hook (PEP 578) that refuses reads outside the scratch folder and
-   the Python installation, any write outside the scratch folder, listing other
-   folders, subprocesses, ``os.system``/``exec``/``fork``, signals to other processes,
-   sockets, ctypes, sqlite, and gc's object-graph walkers (which could reach the hook);
-5. run each cell in one shared namespace, like a notebook kernel, each under a wall-clock
-   timer, and report every cell on one JSON line: ``start``, then ``done`` with the
-   answer (the value of a variable, or a function's outputs on given inputs) or the error.
+1. it reads the job (cells, limits, where NumPy is) from stdin;
+2. if the job says so (the grader runs as root), drops to an unprivileged uid/gid: from
+   here on nothing runs as root;
+3. imports NumPy, runs the trusted setup cell, and makes itself non-dumpable (so a worker
+   of the same uid can neither ptrace it nor open its ``/proc/<pid>/fd``);
+4. reports ``ready``, then for each cell forks a **worker** and relays the worker's one
+   result line to the grader as ``{"event": "result", "index": i, "status": ...}``,
+   killing the worker after its time is up, or as soon as it has answered.
 
-The audit hook is defence in depth, not a security boundary (PEP 578 says as much):
-the hard limits are the resource limits and the parent's kill on time out.
+A worker closes every file descriptor but the pipe to the zygote, lowers its resource
+limits (address space, CPU time, file size, processes, open files, core dumps; soft =
+hard, as the unprivileged user, so student code cannot raise them again), installs an
+audit hook (PEP 578) that refuses file access outside the working folder, subprocesses,
+sockets and ctypes **only to give a clear message** ("not allowed while grading: ...")
+for the common attempts (student code can remove it: the boundary is the sandbox, the
+limits and the grader's clock), runs its one cell under a wall-clock timer and writes
+the answer (a variable's value, or a function's outputs on given inputs) or the error.
+
+Each cell therefore runs alone, from the namespace of the setup cell: no cell can see,
+change or speak for another, and nothing a worker writes reaches the grader except as
+that cell's result, which the grader validates.
 """
 
 import json
@@ -27,10 +35,11 @@ import resource
 import signal
 import sys
 
-import numpy as np
+np = None                     # NumPy, imported once sys.path is set up
 
-_MAX_ITEMS = 100_000          # numbers sent back for one answer
+_MAX_ITEMS = 100_000          # numbers sent back for one answer or one output
 _MAX_TEXT = 2_000             # characters of a text answer or error message
+_MAX_LINE = 8 << 20           # bytes of one worker's result
 
 
 class _TimeLimit(BaseException):
@@ -58,9 +67,20 @@ class _Sink:
         return False
 
 
+def _drop_privileges(uid, gid):
+    """Become ``uid``/``gid`` with no supplementary groups (real, effective and saved ids),
+    which also clears every capability; refuse to go on if that did not happen."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid) or os.getgroups():
+        raise RuntimeError("could not drop privileges")
+
+
 def _set_limits(limits):
     mem = int(limits["memory_bytes"])
-    pages = int(open("/proc/self/statm").read().split()[0])
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[0])
     # The budget is on top of what Python and NumPy already use.
     as_limit = pages * resource.getpagesize() + mem
     cpu = int(math.ceil(limits["cpu_seconds"]))
@@ -77,6 +97,7 @@ def _set_limits(limits):
 
 
 def _install_guard(scratch, read_roots, deny_roots):
+    """The audit hook: friendly refusals for the usual attempts (not the boundary)."""
     realpath, join, getcwd, fsdecode, readlink = (os.path.realpath, os.path.join, os.getcwd,
                                                   os.fsdecode, os.readlink)
     scratch = realpath(scratch)
@@ -100,7 +121,8 @@ def _install_guard(scratch, read_roots, deny_roots):
     listing = frozenset({"os.listdir", "os.scandir", "glob.glob", "glob.glob/2", "os.walk",
                          "os.fwalk"})
     blocked_imports = frozenset({"_posixsubprocess", "_ctypes", "ctypes", "_socket", "socket",
-                                 "_sqlite3", "pty", "multiprocessing", "_multiprocessing"})
+                                 "_sqlite3", "pty", "multiprocessing", "_multiprocessing",
+                                 "_posixshmem"})
 
     def under(path, root):
         return path == root or path.startswith(root + os.sep)
@@ -111,8 +133,6 @@ def _install_guard(scratch, read_roots, deny_roots):
         base = getcwd() if dir_fd is None or dir_fd < 0 else readlink(f"/proc/self/fd/{dir_fd}")
         return realpath(join(base, fsdecode(path)))
 
-    # The scratch folder is new and empty, so it is allowed even inside a denied folder
-    # (grades written to /tmp must not make /tmp/<scratch> unusable).
     def may_read(p):
         if p is None or under(p, scratch):
             return True
@@ -134,9 +154,9 @@ def _install_guard(scratch, read_roots, deny_roots):
             p = resolve(path)
             writing = bool(mode and any(c in mode for c in "wax+")) or bool((flags or 0) & write_flags)
             if writing and not may_write(p):
-                refuse(f"writing {path!r} (only the current folder is writable)")
+                refuse("writing outside the current folder")
             if not writing and not may_read(p):
-                refuse(f"reading {path!r}")
+                refuse("reading files outside the current folder")
         elif event in blocked or event.startswith(blocked_prefixes):
             refuse(event)
         elif event == "import":
@@ -148,10 +168,10 @@ def _install_guard(scratch, read_roots, deny_roots):
             paths = [a for a in args if isinstance(a, (str, bytes, os.PathLike))]
             for a in paths:
                 if not may_write(resolve(a, dir_fd)):
-                    refuse(f"{event} {a!r}")
+                    refuse(f"{event} outside the current folder")
         elif event in listing:
             if args and isinstance(args[0], (str, bytes, os.PathLike)) and not may_read(resolve(args[0])):
-                refuse(f"listing {args[0]!r}")
+                refuse("listing folders outside the current folder")
 
     sys.addaudithook(hook)
 
@@ -184,8 +204,8 @@ def _error(exc):
 
 
 def _run_cell(cell, ns, seconds):
-    """Execute one cell and extract its answer; returns the ``done`` message."""
-    msg = {"event": "done", "key": cell["key"]}
+    """Execute one cell and extract its answer; returns the ``result`` message."""
+    msg = {"event": "result"}
 
     def on_alarm(signum, frame):
         raise _TimeLimit()
@@ -226,31 +246,118 @@ def _run_cell(cell, ns, seconds):
     return msg
 
 
+def _worker(cell, ns, job, w):
+    """In a fresh fork: lock down, run one cell, write its result to ``w``, exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.dup2(w, 3)
+        os.closerange(4, 65536)           # nothing of the zygote's is left: only fd 3
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
+                    signal.SIGUSR2, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        _set_limits(job["limits"])
+        sys.stdout = sys.stderr = _Sink()
+        sys.stdin = open(os.devnull)
+        sys.dont_write_bytecode = True
+        sys.modules["_posixsubprocess"] = None     # makes `import _posixsubprocess` fail
+        _install_guard(job["scratch"], job["read_roots"], job.get("deny_roots", []))
+        msg = _run_cell(cell, ns, float(job["limits"]["cell_seconds"]))
+        os.write(3, (json.dumps(msg) + "\n").encode("utf-8"))
+    finally:
+        os._exit(0)
+
+
+def _collect(pid, r, seconds):
+    """The zygote's view of one worker: (status, payload, exit status); always reaps it."""
+    import select
+    import time
+
+    deadline = time.monotonic() + seconds
+    buf, status = b"", "crashed"
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([r], [], [], left)[0]:
+            status = "timeout"
+            break
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+        if b"\n" in buf:
+            status = "ok"
+            break
+        if len(buf) > _MAX_LINE:
+            status = "malformed"
+            break
+    os.close(r)
+    try:
+        os.kill(pid, signal.SIGKILL)      # nothing of this cell may run on into the next
+    except OSError:
+        pass
+    _, code = os.waitpid(pid, 0)
+    exit_status = -os.WTERMSIG(code) if os.WIFSIGNALED(code) else os.WEXITSTATUS(code)
+    payload = None
+    if status == "ok":
+        try:
+            payload = json.loads(buf.split(b"\n", 1)[0])
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            status = "malformed"
+        if not isinstance(payload, dict):
+            status, payload = "malformed", None
+    return status, payload, exit_status
+
+
 def main():
-    """Read the job, lock the process down, run the cells, report each one."""
+    """The zygote: read the job, set up (trusted), then one forked worker per cell."""
+    global np
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    _set_limits(job["limits"])
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    sys.stdout = sys.stderr = _Sink()
-    sys.stdin = open(os.devnull)
-    sys.dont_write_bytecode = True
-    sys.modules["_posixsubprocess"] = None     # makes `import _posixsubprocess` fail
-    _install_guard(job["scratch"], job["read_roots"], job["deny_roots"])
 
     def send(msg):
         proto.write(json.dumps(msg) + "\n")
         proto.flush()
 
-    send({"event": "ready"})
+    if job.get("drop"):
+        _drop_privileges(*job["drop"])
+    sys.path.extend(job.get("sys_path", []))
+    import numpy
+    np = numpy
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
-    seconds = float(job["limits"]["cell_seconds"])
-    for cell in job["cells"]:
-        send({"event": "start", "key": cell["key"]})
-        send(_run_cell(cell, ns, seconds))
+    try:
+        exec(compile(job.get("prelude", ""), "<setup>", "exec"), ns)  # noqa: S102 - trusted
+    except BaseException as exc:
+        send({"event": "setup-error", "error": _error(exc)})
+        return
+    if job.get("protect", True):
+        # Not dumpable: a worker (same uid) can neither ptrace this process nor open its
+        # /proc/<pid>/fd, so it cannot reach the channel to the grader or another worker.
+        import ctypes
+        if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:   # PR_SET_DUMPABLE
+            send({"event": "setup-error", "error": "prctl(PR_SET_DUMPABLE) failed"})
+            return
+        del sys.modules["ctypes"]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGALRM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    send({"event": "ready"})
+    seconds = float(job["limits"]["cell_seconds"]) + float(job.get("grace", 1.0))
+    for index, cell in enumerate(job["cells"]):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            _worker(cell, ns, job, w)
+        os.close(w)
+        started = __import__("time").monotonic()
+        status, payload, code = _collect(pid, r, seconds)
+        send({"event": "result", "index": index, "status": status, "payload": payload,
+              "exit": code, "seconds": __import__("time").monotonic() - started})
     send({"event": "end"})
 
 

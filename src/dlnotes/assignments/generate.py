@@ -14,15 +14,17 @@ it holds the seed, and with it every answer)::
                                           SHA-256 of every file
 
 Everything is written into a temporary sibling folder and moved into place only after
-the leak check passed, so a failed run leaves nothing behind and an existing folder is
-replaced whole (``force=True``) or not at all.
+the leak check passed, so a failed run leaves nothing behind. A new folder appears whole.
+With ``force=True`` an existing class set is updated file by file: the files its old
+manifest lists are replaced or removed, and nothing else in the folder is touched (a
+``submissions/`` or ``grades/`` folder kept inside it stays); a file in the way that
+the old manifest does not list stops generation before anything changes.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import hashlib
-import io
 import json
 import os
 import platform
@@ -39,8 +41,9 @@ from .. import __version__
 from .. import exercises as bank
 from . import handout as _handout
 from . import notebook as _nb
+from .exports import csv_text
 from .leaks import Leak, LeakError, scan_file, secrets_for
-from .roster import Student
+from .roster import Student, check_student_id
 from .spec import AssignmentSpec, spec_from_dict
 from .variants import fingerprint, shared_variants, student_instances, student_seed
 
@@ -67,6 +70,9 @@ class GenerationResult:
         Things the instructor should know (guessable seed, shared variants).
     leaks_checked : int
         Number of student files the leak check scanned.
+    changed_students : list of str, optional
+        When an existing set was replaced: the students whose handed-out files changed
+        (for example after a replacement variant); None for a new set.
     """
 
     out_dir: Path
@@ -75,6 +81,7 @@ class GenerationResult:
     shared_variants: list[list[str]]
     warnings: list[str] = field(default_factory=list)
     leaks_checked: int = 0
+    changed_students: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,8 @@ def _sha256(data: bytes) -> str:
 
 def _answer_text(inst: bank.ExerciseInstance) -> str:
     if inst.answer_type == "numeric":
-        return (repr(float(inst.solution)) if np.ndim(inst.solution) == 0
-                else json.dumps(np.asarray(inst.solution, dtype=float).tolist()))
+        return (repr(float(inst.answer)) if np.ndim(inst.answer) == 0
+                else json.dumps(np.asarray(inst.answer, dtype=float).tolist()))
     return str(inst.solution)
 
 
@@ -126,10 +133,16 @@ def _check_roster(roster: Sequence[Student]) -> list[Student]:
     bad = [s for s in students if not isinstance(s, Student)]
     if bad:
         raise TypeError(f"roster entries must be Student objects, got {type(bad[0]).__name__}")
-    ids = [s.id for s in students]
-    dup = next((i for i in ids if ids.count(i) > 1), None)
-    if dup is not None:
-        raise ValueError(f"duplicate student id {dup!r} in the roster")
+    seen: dict[str, str] = {}
+    for s in students:
+        why = check_student_id(s.id) if isinstance(s.id, str) else "a student id must be text"
+        if why:
+            raise ValueError(f"roster: {why}")
+        if s.id.lower() in seen:
+            raise ValueError(f"duplicate student id {s.id!r} in the roster"
+                             + ("" if seen[s.id.lower()] == s.id else
+                                f" (same as {seen[s.id.lower()]!r} except for case)"))
+        seen[s.id.lower()] = s.id
     return students
 
 
@@ -145,16 +158,62 @@ def _prepare_target(out: Path, force: bool) -> None:
                                   "replace a folder that dlnotes did not generate")
 
 
-def _install(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out``, replacing an old set only at the end."""
+def _old_files(out: Path) -> dict[str, str] | None:
+    """The files (and digests) the manifest of the class set in ``out`` lists, or None."""
+    path = out / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files = dict(manifest["files"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise FileExistsError(f"{path} is not a readable manifest; refusing to replace "
+                              f"{out}") from None
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def _install(tmp: Path, out: Path) -> list[str] | None:
+    """Move the finished ``tmp`` folder to ``out``.
+
+    A new ``out`` is one rename. An existing class set is updated in place: only files
+    listed in its old manifest are replaced or removed (never anything else). Returns the
+    ids of students whose ``students/<id>/`` files changed, or None for a new set.
+    """
     os.chmod(tmp, 0o755)
-    backup = None
-    if out.exists():
-        backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, backup)
-    os.replace(tmp, out)
-    if backup is not None:
-        shutil.rmtree(backup)
+    if not out.exists() or not any(out.iterdir()):
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+        return None
+    old = _old_files(out) or {}
+    new = {str(p.relative_to(tmp).as_posix()) for p in tmp.rglob("*") if p.is_file()}
+    owned = set(old) | {MANIFEST.as_posix()}
+    in_the_way = sorted(rel for rel in new if rel not in owned and (out / rel).exists())
+    if in_the_way:
+        raise FileExistsError(
+            f"{len(in_the_way)} file(s) in {out} that this class set did not generate would "
+            f"be overwritten ({', '.join(in_the_way[:3])}{', ...' if len(in_the_way) > 3 else ''}); "
+            "move them away first")
+    new_digests = {rel: _sha256((tmp / rel).read_bytes()) for rel in new}
+    changed = sorted({rel.split("/")[1] for rel in set(old) | new
+                      if rel.startswith("students/") and old.get(rel) != new_digests.get(rel)})
+    for rel in sorted(owned - new):
+        with contextlib.suppress(FileNotFoundError):
+            (out / rel).unlink()
+    for rel in sorted(new):
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / rel, dest)
+    for d in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        rel = d.relative_to(out).as_posix()
+        if (rel.startswith(("students/", "instructor/solutions")) or rel in ("students",)) \
+                and not any(d.iterdir()):
+            d.rmdir()
+    for d in (out / "instructor", out / "instructor" / "solutions"):
+        if d.is_dir():
+            os.chmod(d, 0o700)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return changed
 
 
 def generate(spec: AssignmentSpec, roster: Sequence[Student], out_dir: str | Path, *,
@@ -191,7 +250,7 @@ def generate(spec: AssignmentSpec, roster: Sequence[Student], out_dir: str | Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         result = _write_all(spec, students, tmp, pdf, progress)
-        _install(tmp, out)
+        result.changed_students = _install(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -221,8 +280,9 @@ def _write_all(spec: AssignmentSpec, students: list[Student], root: Path, pdf: b
     per_student: dict[str, dict] = {}
     fingerprints: dict[str, list[str]] = {}
     for student in tqdm(students, desc="students", unit="student", disable=not progress):
-        seed = student_seed(spec.seed, student.id)
-        instances = student_instances(spec, student.id)
+        variant = spec.variant_of(student.id, student.variant)
+        seed = student_seed(spec.seed, student.id, variant)
+        instances = student_instances(spec, student.id, variant)
         nb_rel = f"students/{student.id}/{spec.name}.ipynb"
         html_rel = f"students/{student.id}/{spec.name}.html"
         sol_rel = f"instructor/solutions/{student.id}.ipynb"
@@ -236,19 +296,21 @@ def _write_all(spec: AssignmentSpec, students: list[Student], root: Path, pdf: b
             leaks += scan_file(path, secrets, str(path.relative_to(root)))
             scanned += 1
         fingerprints[student.id] = [fingerprint(i) for i in instances]
-        per_student[student.id] = {"variant_seed": seed, "fingerprints": fingerprints[student.id],
+        per_student[student.id] = {"variant": variant, "variant_seed": seed,
+                                   "fingerprints": fingerprints[student.id],
                                    "notebook": nb_rel, "handout": html_rel, "solution": sol_rel}
         questions = []
         for q, inst in zip(spec.questions, instances):
             key_rows.append([student.id, student.name, student.email, q.key, q.exercise_id,
                              f"{q.points:g}", inst.answer_type, _answer_text(inst),
-                             repr(inst.rtol), repr(inst.atol), seed])
+                             repr(inst.rtol), repr(inst.atol), seed, variant])
             questions.append({"key": q.key, "exercise_id": q.exercise_id, "title": inst.title,
                               "points": q.points, "answer_type": inst.answer_type,
-                              "solution": inst.solution, "rtol": inst.rtol, "atol": inst.atol,
+                              "solution": inst.solution, "answer": inst.answer,
+                              "rtol": inst.rtol, "atol": inst.atol,
                               "params": inst.params, "explanation": inst.explanation})
         key_json.append({"id": student.id, "name": student.name, "email": student.email,
-                         "variant_seed": seed, "questions": questions})
+                         "variant": variant, "variant_seed": seed, "questions": questions})
     if leaks:
         raise LeakError(leaks)
     if pdf:
@@ -259,12 +321,9 @@ def _write_all(spec: AssignmentSpec, students: list[Student], root: Path, pdf: b
             files[rel] = _sha256(pdf_path.read_bytes())
             per_student[student.id]["pdf"] = rel
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "name", "email", "question", "exercise_id", "points",
-                     "answer_type", "answer", "rtol", "atol", "variant_seed"])
-    writer.writerows(key_rows)
-    _write(root, "instructor/answer_key.csv", buf.getvalue(), files)
+    _write(root, "instructor/answer_key.csv", csv_text(
+        [["student_id", "name", "email", "question", "exercise_id", "points", "answer_type",
+          "answer", "rtol", "atol", "variant_seed", "variant"], *key_rows]), files)
     # The spec as a file: `dlnotes assign generate --spec instructor/assignment.yaml`
     # regenerates this very set (same seed, same questions).
     _write(root, "instructor/assignment.yaml",
@@ -279,7 +338,7 @@ def _write_all(spec: AssignmentSpec, students: list[Student], root: Path, pdf: b
         "generator": {"dlnotes": __version__, "numpy": np.__version__,
                       "python": platform.python_version()},
         "assignment": spec.to_dict(),
-        "roster": [{"id": s.id, "name": s.name, "email": s.email} for s in students],
+        "roster": [_roster_entry(s, spec.variant_of(s.id, s.variant)) for s in students],
         "students": per_student,
         "shared_variants": shared,
         "leak_check": {"files_scanned": scanned, "leaks": 0},
@@ -302,6 +361,16 @@ def _write_all(spec: AssignmentSpec, students: list[Student], root: Path, pdf: b
     return GenerationResult(root, files, len(students), shared, warnings, scanned)
 
 
+def _roster_entry(s: Student, variant: int) -> dict:
+    entry = {"id": s.id, "name": s.name, "email": s.email}
+    for key in ("section", "canvas_id", "sis_user_id", "sis_login_id"):
+        if getattr(s, key):
+            entry[key] = getattr(s, key)
+    if variant:
+        entry["variant"] = variant
+    return entry
+
+
 def load_assignment(out_dir: str | Path) -> Assignment:
     """Read a generated class set back from ``out_dir/instructor/manifest.json``.
 
@@ -322,7 +391,9 @@ def load_assignment(out_dir: str | Path) -> Assignment:
                          f"{manifest.get('format') if isinstance(manifest, dict) else None!r} "
                          f"(expected {FORMAT!r})")
     spec = spec_from_dict(manifest["assignment"], str(path))
-    roster = tuple(Student(r["id"], r.get("name", ""), r.get("email", ""))
+    roster = tuple(Student(r["id"], r.get("name", ""), r.get("email", ""),
+                           int(r.get("variant", 0)), r.get("section", ""), r.get("canvas_id", ""),
+                           r.get("sis_user_id", ""), r.get("sis_login_id", ""))
                    for r in manifest["roster"])
     fps = {sid: list(info["fingerprints"]) for sid, info in manifest["students"].items()}
     return Assignment(root, spec, roster, fps, manifest)
@@ -347,11 +418,11 @@ def check_assignment(out_dir: str | Path) -> CheckReport:
             changed.append(rel)
     keys = [q.key for q in a.spec.questions]
     for student in a.roster:
-        instances = student_instances(a.spec, student.id)
+        instances = student_instances(a.spec, student.id, student.variant)
         if [fingerprint(i) for i in instances] != a.fingerprints.get(student.id):
             changed_variants.append(student.id)
-        secrets = secrets_for(instances, keys,
-                              seeds=(a.spec.seed, student_seed(a.spec.seed, student.id)))
+        secrets = secrets_for(instances, keys, seeds=(
+            a.spec.seed, student_seed(a.spec.seed, student.id, student.variant)))
         folder = a.out_dir / "students" / student.id
         for p in sorted(folder.glob("*")) if folder.is_dir() else []:
             leaks += scan_file(p, secrets, str(p.relative_to(a.out_dir)))

@@ -118,11 +118,11 @@ def markdown_to_html(text: str) -> str:
 
 def _answer_area(inst: bank.ExerciseInstance) -> str:
     if inst.answer_type == "numeric":
-        if np.ndim(inst.solution) == 0:
+        if np.ndim(inst.answer) == 0:
             blanks = '<span class="blank"></span>'
         else:
             blanks = "(" + ", ".join('<span class="blank" style="min-width:4.5em"></span>'
-                                     for _ in range(int(np.size(inst.solution)))) + ")"
+                                     for _ in range(int(np.size(inst.answer)))) + ")"
         return f'<p class="answer"><strong>Answer</strong> ({html.escape(answer_form(inst))}): {blanks}</p>'
     if inst.answer_type == "choice":
         assert inst.choices is not None

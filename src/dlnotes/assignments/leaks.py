@@ -135,7 +135,7 @@ def secrets_for(instances: Iterable[bank.ExerciseInstance], keys: Iterable[str],
     for key, inst in zip(keys, instances):
         values: list[float] = []
         if inst.answer_type == "numeric":
-            values = [float(v) for v in np.ravel(np.asarray(inst.solution, dtype=float))]
+            values = [float(v) for v in np.ravel(np.asarray(inst.answer, dtype=float))]
         elif inst.answer_type == "code":
             for _, expected in inst.tests or []:
                 values += [float(v) for v in np.ravel(np.asarray(expected, dtype=float))]

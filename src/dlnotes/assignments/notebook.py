@@ -36,6 +36,7 @@ import numpy as np
 from nbformat.v4 import new_notebook
 
 from .. import exercises as bank
+from .exports import markdown_text
 from .roster import Student
 from .spec import AssignmentSpec, Question
 
@@ -82,8 +83,11 @@ def py_literal(value: Any) -> str:
 def answer_form(inst: bank.ExerciseInstance) -> str:
     """What the answer looks like, in words: "a number", "a list of 3 numbers", ..."""
     if inst.answer_type == "numeric":
-        n = int(np.size(inst.solution))
-        return "a number" if np.ndim(inst.solution) == 0 else f"a list of {n} numbers"
+        n = int(np.size(inst.answer))
+        if inst.parts:
+            return (f"a list of {n} numbers: " + ", ".join(p.label for p in inst.parts)
+                    + ", then the result")
+        return "a number" if np.ndim(inst.answer) == 0 else f"a list of {n} numbers"
     if inst.answer_type == "choice":
         assert inst.choices is not None
         return "one option key: " + ", ".join(f'"{k}"' for k in inst.choices)
@@ -136,15 +140,18 @@ def points_label(points: float) -> str:
 
 
 def _header(spec: AssignmentSpec, student: Student) -> str:
-    due = f" · due {spec.due}" if spec.due else ""
-    return (f"# {spec.title}\n\n"
-            f"**{student.display_name}** (`{student.id}`){due} · {points_label(spec.total_points)}\n\n"
+    # Roster names are text, never Markdown or HTML (a name may come from an LMS export
+    # that students edit): escaped, like every other roster value shown here.
+    due = f" · due {markdown_text(spec.due)}" if spec.due else ""
+    return (f"# {markdown_text(spec.title)}\n\n"
+            f"**{markdown_text(student.display_name)}** (`{student.id}`){due} · "
+            f"{points_label(spec.total_points)}\n\n"
             "The numbers in this notebook are yours alone: every student gets different ones.\n\n"
             "For each question, put your answer in the code cell below it, then run the test cell "
             "that follows. The test cell checks only the *form* of your answer (a finite number, "
             "the right count, a valid option, a function that runs); the values are graded after "
-            "you submit. Only the answer cells are run for grading, in order, after the setup "
-            "cell: put everything an answer needs into its answer cell. Do not delete, split or "
+            "you submit. For grading, each answer cell is run on its own, after the setup cell "
+            "only: put everything an answer needs into its answer cell. Do not delete, split or "
             "reorder cells, keep the names of the answer variables (`q1_answer`, ...) and "
             "functions, and submit this file.")
 
@@ -174,7 +181,7 @@ def _instructor_answer(q: Question, inst: bank.ExerciseInstance) -> str:
     if inst.answer_type == "code":
         body = str(inst.solution).strip()
     else:
-        body = f"{answer_variable(q)} = {py_literal(inst.solution)}"
+        body = f"{answer_variable(q)} = {py_literal(inst.answer)}"
     return f"### BEGIN SOLUTION\n{body}\n### END SOLUTION"
 
 
@@ -182,8 +189,8 @@ def _form_tests(q: Question, inst: bank.ExerciseInstance) -> str:
     var = answer_variable(q)
     head = "# Checks the form of your answer only; its value is graded after you submit.\n"
     if inst.answer_type == "numeric":
-        n = int(np.size(inst.solution))
-        what = "one number" if np.ndim(inst.solution) == 0 else f"{n} numbers"
+        n = int(np.size(inst.answer))
+        what = "one number" if np.ndim(inst.answer) == 0 else f"{n} numbers"
         return head + (
             f'assert {var} is not None, "{var} is still None: put your answer there"\n'
             f"_value = np.asarray({var}, dtype=float)\n"
@@ -213,7 +220,7 @@ def _hidden_tests(q: Question, inst: bank.ExerciseInstance) -> str:
     var = answer_variable(q)
     if inst.answer_type == "numeric":
         body = (f"assert np.allclose(np.asarray({var}, dtype=float).ravel(), "
-                f"np.asarray({py_literal(inst.solution)}, dtype=float).ravel(), "
+                f"np.asarray({py_literal(inst.answer)}, dtype=float).ravel(), "
                 f"rtol={inst.rtol!r}, atol={inst.atol!r})")
     elif inst.answer_type == "choice":
         assert inst.choices is not None

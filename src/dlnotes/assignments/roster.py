@@ -1,9 +1,16 @@
 """Class rosters: a CSV file with one student per line.
 
 The file has a header line ``student_id,name,email`` (``id`` is accepted for
-``student_id``; the columns may come in any order, extra columns are ignored) and one
+``student_id``; the columns may come in any order, other columns are ignored) and one
 line per student. Student ids become folder names and notebook metadata, so they may
-only hold letters, digits, ``.``, ``_`` and ``-``. Names and emails may be empty.
+only hold letters, digits, ``.``, ``_`` and ``-``, at most :data:`MAX_ID_LENGTH`
+characters, and no two may differ only by case (they would be the same folder on a
+case-insensitive file system). Names and emails may be empty.
+
+Optional columns: ``variant`` (a non-negative integer: 1, 2, ... give that student a new
+variant, still derived from the secret seed; empty or 0 is the normal one), and for the
+Canvas export ``section``, ``canvas_id``, ``sis_user_id``, ``sis_login_id`` (Canvas's
+own spellings "Section", "SIS User ID" and "SIS Login ID" work too).
 
 Every problem in the file is reported at once, each with its line number, in a single
 :class:`RosterError` (a ``ValueError``): a roster is fixed in one go, not one error per
@@ -18,11 +25,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Student", "RosterError", "read_roster", "parse_roster"]
+__all__ = ["Student", "RosterError", "read_roster", "parse_roster", "check_student_id",
+           "MAX_ID_LENGTH"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ID_COLUMNS = ("student_id", "id")
 _MAX_REPORTED = 20
+#: Longest student id (it names folders and files; 64 keeps every path well inside limits).
+MAX_ID_LENGTH = 64
+_OPTIONAL = {"section": "section", "canvas_id": "canvas_id", "canvas_user_id": "canvas_id",
+             "sis_user_id": "sis_user_id", "sis_login_id": "sis_login_id", "variant": "variant"}
 
 
 @dataclass(frozen=True)
@@ -37,11 +49,20 @@ class Student:
         Display name for the handout ("" if the roster has none).
     email : str
         Contact address ("" if the roster has none).
+    variant : int
+        0 for the normal variant; 1, 2, ... for a replacement (see the module docs).
+    section, canvas_id, sis_user_id, sis_login_id : str
+        Canvas's identity columns for the gradebook export ("" if the roster has none).
     """
 
     id: str
     name: str = ""
     email: str = ""
+    variant: int = 0
+    section: str = ""
+    canvas_id: str = ""
+    sis_user_id: str = ""
+    sis_login_id: str = ""
 
     @property
     def display_name(self) -> str:
@@ -60,6 +81,19 @@ class RosterError(ValueError):
         if more > 0:
             shown.append(f"  ... and {more} more")
         super().__init__(f"bad roster {source}:\n" + "\n".join(shown))
+
+
+def check_student_id(sid: str) -> str | None:
+    """Why ``sid`` cannot be a student id, or None if it can."""
+    if not sid:
+        return "missing student id"
+    if len(sid) > MAX_ID_LENGTH:
+        return (f"student id {sid[:20]!r}... is {len(sid)} characters long; at most "
+                f"{MAX_ID_LENGTH} are allowed (it becomes a folder name)")
+    if not _ID_RE.match(sid):
+        return (f"student id {sid!r} may only contain letters, digits, '.', '_' and '-' "
+                "(it becomes a folder name)")
+    return None
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -109,7 +143,7 @@ def parse_roster(text: str | bytes, source: str = "<roster>") -> list[Student]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     problems: list[tuple[int, str]] = []
     students: list[Student] = []
-    first_line: dict[str, int] = {}
+    first_line: dict[str, tuple[str, int]] = {}
     header: list[str] | None = None
     try:
         for row in reader:
@@ -124,6 +158,8 @@ def parse_roster(text: str | bytes, source: str = "<roster>") -> list[Student]:
                                                    f"(found {', '.join(map(repr, header))})")])
                 name_col = header.index("name") if "name" in header else None
                 email_col = header.index("email") if "email" in header else None
+                optional = {_OPTIONAL[h.replace(" ", "_")]: i for i, h in enumerate(header)
+                            if h.replace(" ", "_") in _OPTIONAL}
                 continue
             if len(row) != len(header):
                 problems.append((n, f"expected {len(header)} fields ({','.join(header)}), "
@@ -132,21 +168,29 @@ def parse_roster(text: str | bytes, source: str = "<roster>") -> list[Student]:
             sid = row[id_col].strip()
             name = row[name_col].strip() if name_col is not None else ""
             email = row[email_col].strip() if email_col is not None else ""
-            if not sid:
-                problems.append((n, "missing student id"))
+            why = check_student_id(sid)
+            if why:
+                problems.append((n, why))
                 continue
-            if not _ID_RE.match(sid):
-                problems.append((n, f"student id {sid!r} may only contain letters, digits, "
-                                    "'.', '_' and '-' (it becomes a folder name)"))
-                continue
-            if sid in first_line:
-                problems.append((n, f"duplicate student id {sid!r} (first on line {first_line[sid]})"))
+            if sid.lower() in first_line:
+                first, first_n = first_line[sid.lower()]
+                problems.append((n, f"duplicate student id {sid!r} (first on line {first_n})"
+                                 if first == sid else
+                                 f"student id {sid!r} differs from {first!r} (line {first_n}) "
+                                 "only by case; ids name folders, which some file systems "
+                                 "do not tell apart"))
                 continue
             if email and "@" not in email:
                 problems.append((n, f"email {email!r} of {sid!r} has no '@'"))
                 continue
-            first_line[sid] = n
-            students.append(Student(sid, name, email))
+            extra = {k: row[i].strip() for k, i in optional.items()}
+            variant = extra.pop("variant", "") or "0"
+            if not variant.isdigit() or len(variant) > 18:
+                problems.append((n, f"variant {variant!r} of {sid!r} must be a non-negative "
+                                    "integer (0 or empty: the normal variant)"))
+                continue
+            first_line[sid.lower()] = (sid, n)
+            students.append(Student(sid, name, email, int(variant), **extra))
     except csv.Error as exc:
         problems.append((reader.line_num, f"malformed CSV: {exc}"))
     if header is not None and not students and not problems:

@@ -12,6 +12,8 @@ chapter or topic, or written down in a YAML spec file::
         points: 4                               # override the bank's points
       - chapter: optim                          # every exercise of a chapter
       - topic: cross-entropy                    # every exercise on a topic
+    variants:                                   # optional: replacement variants
+      s002: 1                                   # s002 gets a new variant (2, 3, ...: more)
 
 **The seed is the key to every answer.** The bank is public, so anyone who knows the
 seed and a student id can regenerate that student's variant and its solution; a small
@@ -21,6 +23,7 @@ seed (42, 2026) can even be found by trying them all against one's own numbers. 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import numbers
 import re
@@ -38,7 +41,7 @@ __all__ = ["Question", "AssignmentSpec", "select_exercises", "make_spec", "load_
 
 #: Seeds below this can be found by brute force in hours on a laptop.
 GUESSABLE_SEED = 2 ** 40
-_SPEC_KEYS = {"title", "due", "seed", "questions", "name"}
+_SPEC_KEYS = {"title", "due", "seed", "questions", "name", "variants"}
 _QUESTION_KEYS = {"id", "chapter", "topic", "points"}
 
 
@@ -81,6 +84,8 @@ class AssignmentSpec:
         Free text, usually an ISO date ("" if none).
     name : str
         File-name-safe short name derived from the title unless given.
+    variants : tuple of (str, int)
+        Replacement variants: (student id, n >= 1) pairs, sorted by id.
     """
 
     title: str
@@ -88,6 +93,11 @@ class AssignmentSpec:
     questions: tuple[Question, ...]
     due: str = ""
     name: str = ""
+    variants: tuple[tuple[str, int], ...] = ()
+
+    def variant_of(self, student_id: str, roster_variant: int = 0) -> int:
+        """The variant number of a student: the spec's entry, else the roster's."""
+        return dict(self.variants).get(student_id, roster_variant)
 
     @property
     def total_points(self) -> float:
@@ -101,8 +111,11 @@ class AssignmentSpec:
 
     def to_dict(self) -> dict:
         """A plain dict that :func:`spec_from_dict` turns back into an equal spec."""
-        return {"title": self.title, "name": self.name, "due": self.due, "seed": self.seed,
-                "questions": [{"id": q.exercise_id, "points": q.points} for q in self.questions]}
+        d = {"title": self.title, "name": self.name, "due": self.due, "seed": self.seed,
+             "questions": [{"id": q.exercise_id, "points": q.points} for q in self.questions]}
+        if self.variants:
+            d["variants"] = dict(self.variants)
+        return d
 
 
 def new_seed() -> int:
@@ -269,8 +282,27 @@ def spec_from_dict(data: Any, source: str = "spec") -> AssignmentSpec:
             ids.append(ex_id)
             if "points" in item:
                 points[ex_id] = _points(item["points"], where)
-    return make_spec(_title(data["title"], source), _seed(data["seed"], source), ids, points,
+    spec = make_spec(_title(data["title"], source), _seed(data["seed"], source), ids, points,
                      _due(data.get("due"), source), _name(data.get("name", ""), source))
+    return dataclasses.replace(spec, variants=_variants(data.get("variants"), source))
+
+
+def _variants(value: Any, source: str) -> tuple[tuple[str, int], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ValueError(f"{source}: variants must map student ids to variant numbers, "
+                         f"got {value!r}")
+    out = []
+    for sid, n in value.items():
+        if not isinstance(sid, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", sid):
+            raise ValueError(f"{source}: variants: {sid!r} is not a student id")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{source}: variants: {sid}: expected a non-negative integer "
+                             f"(1, 2, ... for a new variant), got {n!r}")
+        if n:
+            out.append((sid, n))
+    return tuple(sorted(out))
 
 
 def _title(value: Any, source: str) -> str:

@@ -5,6 +5,10 @@ The variant seed of a student is the first 8 bytes of
 machines and Python runs (Python's own ``hash`` is salted per process), and unrelated for
 different students. Each exercise then mixes its own id into the seed (see
 :mod:`dlnotes.exercises`), so one student's questions are independent draws too.
+
+A replacement variant (roster column ``variant`` or the spec's ``variants:`` entry, an
+integer n >= 1) appends ``NUL n`` to the hashed text: a new, unrelated variant for that
+student only, still derived from the secret seed (so a small n gives nothing away).
 """
 
 from __future__ import annotations
@@ -21,19 +25,24 @@ __all__ = ["student_seed", "student_instances", "fingerprint", "shared_variants"
 _DOMAIN = "dlnotes-assignment-v1"
 
 
-def student_seed(assignment_seed: int, student_id: str) -> int:
-    """The variant seed (a 64-bit non-negative int) of one student in one assignment."""
+def student_seed(assignment_seed: int, student_id: str, variant: int = 0) -> int:
+    """The variant seed (a 64-bit non-negative int) of one student in one assignment;
+    ``variant`` n >= 1 gives that student's n-th replacement variant."""
     if isinstance(assignment_seed, bool) or not isinstance(assignment_seed, int) or assignment_seed < 0:
         raise ValueError(f"assignment_seed must be a non-negative integer, got {assignment_seed!r}")
     if not isinstance(student_id, str) or not student_id:
         raise ValueError(f"student_id must be a non-empty string, got {student_id!r}")
-    digest = hashlib.sha256(f"{_DOMAIN}\0{assignment_seed}\0{student_id}".encode()).digest()
+    if isinstance(variant, bool) or not isinstance(variant, int) or variant < 0:
+        raise ValueError(f"variant must be a non-negative integer, got {variant!r}")
+    text = f"{_DOMAIN}\0{assignment_seed}\0{student_id}" + (f"\0{variant}" if variant else "")
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
 
-def student_instances(spec: AssignmentSpec, student_id: str) -> list[bank.ExerciseInstance]:
+def student_instances(spec: AssignmentSpec, student_id: str,
+                      variant: int = 0) -> list[bank.ExerciseInstance]:
     """The student's instance of every question of ``spec``, in question order."""
-    seed = student_seed(spec.seed, student_id)
+    seed = student_seed(spec.seed, student_id, variant)
     return [bank.get(q.exercise_id)(seed) for q in spec.questions]
 
 

@@ -16,6 +16,17 @@ Answer types:
 The same seed always gives the same instance, on any machine: the random generator is
 seeded with ``(seed, hash(id))`` using SHA-256, not Python's salted ``hash``.
 
+**Partial credit.** A numeric exercise may declare its intermediate results as
+``Part`` objects (``Variant.parts``: a label, the value, a weight). Its answer is then the
+parts followed by the final result (:attr:`ExerciseInstance.answer`, e.g. the three
+per-sample losses and their mean); the final result right earns every point, as before,
+and otherwise each right part earns its weight's share. The final result alone is still
+accepted (all or nothing). Exercises without parts grade exactly as before.
+
+Feedback for graded work (``check(answer, reveal=False)``) names what is wrong (a part's
+label, the number of tests passed, the exception a function raised) but never an expected
+value.
+
 >>> from dlnotes import exercises
 >>> ex = exercises.get("losses.multiclass-hinge")
 >>> inst = ex(seed=3)
@@ -36,7 +47,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "ANSWER_TYPES", "Variant", "Exercise", "ExerciseInstance", "Grade", "exercise",
+    "ANSWER_TYPES", "Variant", "Part", "Exercise", "ExerciseInstance", "Grade", "exercise",
     "get", "all_exercises", "for_chapter", "render_markdown", "render_html", "ExerciseSet",
     "show",
 ]
@@ -67,6 +78,19 @@ class Grade:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One intermediate result of a numeric exercise that earns partial credit.
+
+    ``value`` is a number or a list of numbers; ``weight`` (> 0) is its share of the
+    points relative to the other parts when the final result is wrong.
+    """
+
+    label: str
+    value: Any
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class Variant:
     """What an exercise generator returns for one random draw.
 
@@ -85,6 +109,7 @@ class Variant:
     function: str | None = None
     tests: list[tuple[tuple, Any]] | None = None
     starter: str | None = None
+    parts: tuple[Part, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,30 +133,88 @@ class ExerciseInstance:
     function: str | None = None
     tests: list | None = field(default=None, repr=False)
     starter: str | None = None
+    parts: tuple[Part, ...] | None = None
 
-    def check(self, answer: Any) -> Grade:
-        """Grade ``answer``; never raises on a malformed answer (it scores 0 with a reason)."""
+    @property
+    def answer(self) -> Any:
+        """The complete answer, as students give it.
+
+        ``solution``, or for an exercise with parts every part's value followed by the
+        solution, as one flat list of numbers.
+        """
+        if not self.parts:
+            return self.solution
+        flat = [float(v) for p in self.parts for v in np.ravel(np.asarray(p.value, dtype=float))]
+        return flat + [float(v) for v in np.ravel(np.asarray(self.solution, dtype=float))]
+
+    def check(self, answer: Any, *, reveal: bool = True) -> Grade:
+        """Grade ``answer``; never raises on a malformed answer (it scores 0 with a reason).
+
+        With ``reveal=False`` (what assignment grading uses) the feedback never contains an
+        expected value: a failing code test is named by its number, not its input and
+        output. The default suits self-study with the book's public seeds.
+        """
         if self.answer_type == "numeric":
-            return self._check_numeric(answer)
+            return self._check_numeric(answer) if not self.parts else self._check_parts(answer)
         if self.answer_type == "choice":
             return self._check_choice(answer)
-        return self._check_code(answer)
+        return self._check_code(answer, reveal)
 
     def _grade(self, ok: bool, feedback: str) -> Grade:
         return Grade(self.points if ok else 0.0, self.points, ok, feedback)
+
+    def _numbers(self, answer: Any, scalar: bool) -> np.ndarray:
+        """The numbers of an answer (text "1, 2; 3", a list, an array); ValueError if none."""
+        if isinstance(answer, str):
+            text = answer.strip().strip("[]()")
+            parts = [p for p in text.replace(";", ",").replace(",", " ").split()]
+            value = np.array([float(p) for p in parts], dtype=float)
+            return value.reshape(()) if value.size == 1 and scalar else value
+        return np.asarray(answer, dtype=float)
+
+    def _check_parts(self, answer: Any) -> Grade:
+        assert self.parts is not None
+        if answer is None or (isinstance(answer, str) and not answer.strip()):
+            return self._grade(False, "No answer given.")
+        try:
+            value = self._numbers(answer, False).ravel()
+        except (TypeError, ValueError):
+            return self._grade(False, f"Could not read a number from {str(answer)[:40]!r}.")
+        final = np.ravel(np.asarray(self.solution, dtype=float))
+        if value.size == final.size:           # the final result alone: all or nothing
+            return self._check_numeric(answer)
+        full = np.asarray(self.answer, dtype=float)
+        if value.size != full.size:
+            return self._grade(False, f"Expected {full.size} numbers "
+                                      f"({', '.join(p.label for p in self.parts)} and the result) "
+                                      f"or just the result, got {value.size}.")
+        if not np.all(np.isfinite(value)):
+            return self._grade(False, "The answer contains NaN or infinity.")
+
+        def close(got, want):
+            return bool(np.allclose(got, want, rtol=self.rtol, atol=self.atol))
+
+        if close(value[-final.size:], final):
+            return self._grade(True, "Correct.")
+        earned, wrong, start = 0.0, [], 0
+        for p in self.parts:
+            n = int(np.size(p.value))
+            if close(value[start:start + n], np.ravel(np.asarray(p.value, dtype=float))):
+                earned += p.weight
+            else:
+                wrong.append(p.label)
+            start += n
+        frac = earned / sum(p.weight for p in self.parts)
+        right = len(self.parts) - len(wrong)
+        feedback = (f"The result is not within tolerance; {right} of {len(self.parts)} steps "
+                    f"are right" + (f" (not: {', '.join(wrong)})" if wrong else "") + ".")
+        return Grade(round(self.points * frac, 6), self.points, False, feedback)
 
     def _check_numeric(self, answer: Any) -> Grade:
         if answer is None or (isinstance(answer, str) and not answer.strip()):
             return self._grade(False, "No answer given.")
         try:
-            if isinstance(answer, str):
-                text = answer.strip().strip("[]()")
-                parts = [p for p in text.replace(";", ",").replace(",", " ").split()]
-                value = np.array([float(p) for p in parts], dtype=float)
-                if value.size == 1 and np.ndim(self.solution) == 0:
-                    value = value.reshape(())
-            else:
-                value = np.asarray(answer, dtype=float)
+            value = self._numbers(answer, np.ndim(self.solution) == 0)
         except (TypeError, ValueError):
             return self._grade(False, f"Could not read a number from {str(answer)[:40]!r}.")
         expected = np.asarray(self.solution, dtype=float)
@@ -163,7 +246,7 @@ class ExerciseInstance:
         """True if ``source`` is this code exercise's starter code, untouched."""
         return bool(self.starter) and isinstance(source, str) and _same_code(source, self.starter)
 
-    def _check_code(self, answer: Any) -> Grade:
+    def _check_code(self, answer: Any, reveal: bool = False) -> Grade:
         fn = answer
         if self.is_unchanged_starter(answer):
             # the starter runs and may pass the easy tests, but it is not an answer
@@ -180,20 +263,31 @@ class ExerciseInstance:
         assert self.tests is not None
         passed = 0
         first_failure = ""
-        for args, expected in self.tests:
+        for number, (args, expected) in enumerate(self.tests, 1):
+            why = ""
             try:
                 with np.errstate(all="ignore"):
                     got = np.asarray(fn(*[np.array(a) if isinstance(a, list) else a for a in args]),
                                      dtype=float)
                 ok = got.shape == np.shape(expected) and bool(
                     np.allclose(got, expected, rtol=self.rtol, atol=self.atol))
+                if not ok:
+                    why = (f"returned shape {got.shape}, not {np.shape(expected)}"
+                           if got.shape != np.shape(expected) else "returned wrong values")
             except Exception as exc:
                 ok = False
                 got = f"{type(exc).__name__}: {exc}"
+                why = f"raised {str(got)[:200]}"
             if ok:
                 passed += 1
             elif not first_failure:
-                first_failure = f" First failing input: {args!r} gave {got!r}, expected {expected!r}."
+                if reveal:
+                    first_failure = (f" First failing input: {args!r} gave {got!r}, "
+                                     f"expected {expected!r}.")
+                else:
+                    # Test 1 is the input of the notebook's own test cell; the others are hidden.
+                    which = "test 1 (the input in the test cell)" if number == 1 else f"hidden test {number}"
+                    first_failure = f" First failing: {which} {why}."
         frac = passed / len(self.tests)
         score = round(self.points * frac, 6)
         return Grade(score, self.points, passed == len(self.tests),
@@ -245,12 +339,17 @@ class Exercise:
             raise ValueError(f"exercise {self.id!r}: the solution must be one of the choice keys")
         if self.answer_type == "code" and (not v.function or not v.tests):
             raise ValueError(f"exercise {self.id!r}: code exercises need function and tests")
+        if v.parts and (self.answer_type != "numeric" or
+                        not all(isinstance(p, Part) and p.weight > 0 for p in v.parts)):
+            raise ValueError(f"exercise {self.id!r}: parts must be Part objects with positive "
+                             "weights, for numeric exercises only")
         return ExerciseInstance(
             id=self.id, title=self.title, chapter=self.chapter, topic=self.topic,
             points=self.points, answer_type=self.answer_type, seed=int(seed),
             prompt=textwrap.dedent(v.prompt).strip(), params=v.params, solution=v.solution,
             explanation=textwrap.dedent(v.explanation).strip(), choices=v.choices,
-            rtol=v.rtol, atol=v.atol, function=v.function, tests=v.tests, starter=v.starter)
+            rtol=v.rtol, atol=v.atol, function=v.function, tests=v.tests, starter=v.starter,
+            parts=tuple(v.parts) if v.parts else None)
 
 
 def exercise(id: str, *, title: str, chapter: str, topic: str, points: float,
@@ -312,6 +411,10 @@ def for_chapter(chapter: str) -> list[Exercise]:
 # ------------------------------------------------------------------------ rendering
 
 def _solution_text(inst: ExerciseInstance) -> str:
+    if inst.answer_type == "numeric" and inst.parts:
+        return ", ".join(f"{p.label} = " + ", ".join(f"{v:.6g}" for v in np.ravel(p.value))
+                         for p in inst.parts) + "; result " + ", ".join(
+            f"{v:.6g}" for v in np.ravel(inst.solution))
     if inst.answer_type == "numeric":
         sol = np.asarray(inst.solution, dtype=float)
         if sol.ndim == 0:

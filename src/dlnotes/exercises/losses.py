@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses
-from . import Variant, exercise
+from . import Part, Variant, exercise
 
 CHAPTER = "losses"
 
@@ -42,11 +42,14 @@ def _multiclass_hinge(rng: np.random.Generator) -> Variant:
         f"$y_3 = {labels[2] + 1}$. Compute the mean multiclass hinge loss "
         r"$\frac13\sum_i \sum_{j \ne y_i} \max(0, z_{ij} - z_{iy_i} + 1)$, where $z_{ij}$ is "
         r"the score of class $j$ for sample $i$."
+        " Give the loss of each sample and then the mean, as `L1, L2, L3, mean`: right "
+        "per-sample losses earn partial credit when the mean is wrong."
     )
     explanation = ("\n".join(lines) + "\n\n"
                    + f"Mean: $({' + '.join(f'{v:.1f}' for v in per)}) / 3 = {per.mean():.4f}$.")
     return Variant(prompt, {"scores_by_class": scores.T.tolist(), "labels": labels.tolist()},
-                   float(per.mean()), explanation, rtol=1e-3, atol=1e-3)
+                   float(per.mean()), explanation, rtol=1e-3, atol=1e-3,
+                   parts=tuple(Part(f"L{i + 1}", float(per[i])) for i in range(n)))
 
 
 @exercise("losses.softmax-cross-entropy", title="Softmax cross-entropy of one sample",

@@ -60,6 +60,43 @@ def test_conv2d_forward_and_gradients_match_torch_in_float64(seed, method):
         assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 3000])
+@pytest.mark.parametrize("seed", [0, 5, 11, 17])
+def test_blocked_im2col_gives_the_same_gradients(seed, chunk_bytes, monkeypatch):
+    # large batches are processed in blocks of samples; force blocks of one or a few samples
+    monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
+    x, w, b, kw, rng = _random_case(seed)
+    x = np.concatenate([x] * 3)                          # at least 3 samples
+    z = conv.conv2d(x, w, b, **kw)
+    dz = rng.standard_normal(z.shape)
+    z_t, dx_t, dw_t, db_t = _torch_conv2d(x, w, b, kw, dz)
+    dx, dw, db = conv.conv2d_backward(dz, x, w, **kw)
+    for ours, ref in [(z, z_t), (dx, dx_t), (dw, dw_t), (db, db_t)]:
+        assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("C, Fo, K, E, G, groups", [
+    (4, 2, 3, 1, 2, 2),     # stride 1, few outputs: dx as a transposed convolution
+    (2, 8, 3, 1, 1, 2),     # many outputs: dx by scattering the columns back
+    (3, 3, 1, 1, 1, 1),     # padding wider than the kernel: scattering too
+    (6, 6, (2, 3), (0, 2), (1, 2), 3),
+])
+def test_both_ways_of_computing_the_input_gradient_match_torch(C, Fo, K, E, G, groups):
+    rng = np.random.default_rng(C * Fo)
+    K = K if isinstance(K, tuple) else (K, K)
+    x = rng.standard_normal((3, C, 7, 9))
+    w = rng.standard_normal((Fo, C // groups, *K))
+    b = rng.standard_normal(Fo)
+    kw = dict(stride=1, padding=E, dilation=G, groups=groups)
+    z = conv.conv2d(x, w, b, **kw)
+    dz = rng.standard_normal(z.shape)
+    z_t, dx_t, dw_t, _ = _torch_conv2d(x, w, b, kw, dz)
+    dx, dw, _ = conv.conv2d_backward(dz, x, w, **kw)
+    assert_allclose(z, z_t, rtol=1e-12, atol=1e-12)
+    assert_allclose(dx, dx_t, rtol=1e-12, atol=1e-12)
+    assert_allclose(dw, dw_t, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("method", conv.METHODS)
 def test_conv2d_computes_float32_in_float32_and_matches_torch(method):
     x, w, b, kw, rng = _random_case(3)

@@ -265,7 +265,7 @@ class _Geometry:
     """Shapes, stride, padding and dilation of one conv2d call, checked once."""
 
     __slots__ = ("N", "C", "M1", "M2", "F", "groups", "K1", "K2", "S1", "S2", "E1", "E2",
-                 "G1", "G2", "P1", "P2")
+                 "G1", "G2", "P1", "P2", "wide")
 
     def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
         self.N, self.C, self.M1, self.M2 = x_shape
@@ -283,6 +283,8 @@ class _Geometry:
                              f"channels and groups={self.groups}, got w of shape {tuple(w_shape)}")
         self.P1 = output_size(self.M1, self.K1, self.S1, self.E1, self.G1)
         self.P2 = output_size(self.M2, self.K2, self.S2, self.E2, self.G2)
+        # With stride 1 the im2col method works on "wide rows" (see _im2col).
+        self.wide = self.S1 == self.S2 == 1
 
     def padded(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
         if not (self.E1 or self.E2):
@@ -328,28 +330,98 @@ def _check_method(method: str) -> str:
     return method
 
 
-def _im2col(xp: np.ndarray, g: _Geometry) -> np.ndarray:
-    """Every receptive field as a column: (groups, C/groups * K1 * K2, N * P1 * P2), a copy.
+def _padded_flat(x: np.ndarray, g: _Geometry) -> np.ndarray:
+    """The padded input with each channel's plane flattened, plus G2 (K2 - 1) spare zeros."""
+    Hp, Wp = g.M1 + 2 * g.E1, g.M2 + 2 * g.E2
+    xp = np.zeros((g.N, g.C, Hp * Wp + g.G2 * (g.K2 - 1)), dtype=x.dtype)
+    xp[:, :, :Hp * Wp].reshape(g.N, g.C, Hp, Wp)[:, :, g.E1:g.E1 + g.M1, g.E2:g.E2 + g.M2] = x
+    return xp
 
-    Row (c, k1, k2) of group g, column (i, j1, j2) holds x_pad[i, c, S j1 + G k1, S j2 + G k2],
-    so that the whole layer is one matrix product per group.
+
+def _im2col(x: np.ndarray, g: _Geometry) -> np.ndarray:
+    """Every receptive field as a column: (N, groups, C/groups * K1 * K2, columns), a copy.
+
+    Row (c, k1, k2) of group g and column (j1, j2) of sample i hold
+    x_pad[i, c, S j1 + G k1, S j2 + G k2], so the layer is one matrix product per sample and
+    group, whose result is already in NCHW order.
+
+    With stride 1 the columns are "wide rows": each output row gets the full padded width
+    Wp = M2 + 2E instead of P2 columns, the last G2 (K2 - 1) of them junk. Then row
+    (c, k1, k2) is one contiguous run of the flattened padded plane, starting at
+    G1 k1 Wp + G2 k2, and copying it is fast; the junk outputs are cut off afterwards.
     """
-    cols = np.ascontiguousarray(g.windows(xp).transpose(1, 2, 3, 0, 4, 5))
-    return cols.reshape(g.groups, (g.C // g.groups) * g.K1 * g.K2, g.N * g.P1 * g.P2)
+    Cg = g.C // g.groups
+    if g.wide:
+        xp = _padded_flat(x, g)
+        Wp = g.M2 + 2 * g.E2
+        it = xp.itemsize
+        sN, sC, _ = xp.strides
+        view = as_strided(xp, (g.N, g.C, g.K1, g.K2, g.P1 * Wp),
+                          (sN, sC, g.G1 * Wp * it, g.G2 * it, it), writeable=False)
+        cols = np.ascontiguousarray(view)
+    else:
+        cols = np.ascontiguousarray(g.windows(g.padded(x)))
+    return cols.reshape(g.N, g.groups, Cg * g.K1 * g.K2, -1)
+
+
+def _unwide(zm: np.ndarray, g: _Geometry, channels: int) -> np.ndarray:
+    """(N, groups, channels/groups, columns) -> (N, channels, P1, P2), cutting off junk columns."""
+    if not g.wide:
+        return zm.reshape(g.N, channels, g.P1, g.P2)
+    z = zm.reshape(g.N, channels, g.P1, g.M2 + 2 * g.E2)[..., :g.P2]
+    return np.ascontiguousarray(z)
+
+
+def _wide(dz: np.ndarray, g: _Geometry) -> np.ndarray:
+    """dz (N, F, P1, P2) in the columns' layout (N, groups, F/groups, columns), junk columns 0."""
+    if not g.wide:
+        return dz.reshape(g.N, g.groups, g.F // g.groups, g.P1 * g.P2)
+    Wp = g.M2 + 2 * g.E2
+    out = np.zeros((g.N, g.F, g.P1, Wp), dz.dtype)
+    out[..., :g.P2] = dz
+    return out.reshape(g.N, g.groups, g.F // g.groups, g.P1 * Wp)
+
+
+#: The im2col method copies at most about this many bytes of columns at a time: blocks of
+#: samples whose columns stay in the processor's cache are faster than one huge copy
+#: (measured; see benchmarks/README.md).
+CHUNK_BYTES = 1 << 21
+
+
+def _chunks(g: _Geometry, itemsize: int):
+    """(sample slice, geometry of that block) covering the batch, for blocked im2col."""
+    per_sample = g.C * g.K1 * g.K2 * g.P1 * (g.M2 + 2 * g.E2 if g.wide else g.P2) * itemsize
+    n = max(1, CHUNK_BYTES // per_sample)
+    if n >= g.N:
+        yield slice(None), g
+        return
+    shape = lambda m: (m, g.C, g.M1, g.M2)   # noqa: E731
+    wshape = (g.F, g.C // g.groups, g.K1, g.K2)
+    args = ((g.S1, g.S2), (g.E1, g.E2), (g.G1, g.G2), g.groups)
+    block = _Geometry(shape(n), wshape, *args)
+    for i in range(0, g.N, n):
+        m = min(n, g.N - i)
+        yield slice(i, i + m), (block if m == n else _Geometry(shape(m), wshape, *args))
 
 
 def _forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: _Geometry,
              method: str) -> tuple[np.ndarray, np.ndarray | None]:
     """z, and the columns (im2col) that the backward pass can reuse (None for 'direct')."""
-    xp = g.padded(x)
     Cg, Fg = g.C // g.groups, g.F // g.groups
     if method == "im2col":
-        cols = _im2col(xp, g)
         wm = w.reshape(g.groups, Fg, Cg * g.K1 * g.K2)
-        z = np.matmul(wm, cols)                        # (groups, F/groups, N P1 P2)
-        z = np.ascontiguousarray(z.reshape(g.F, g.N, g.P1, g.P2).transpose(1, 0, 2, 3))
+        blocks = list(_chunks(g, x.itemsize))
+        if len(blocks) == 1:
+            cols = _im2col(x, g)
+            z = _unwide(np.matmul(wm, cols), g, g.F)    # one product per sample and group
+        else:   # block by block; the backward pass recomputes the columns
+            cols = None
+            z = np.empty((g.N, g.F, g.P1, g.P2), dtype=x.dtype)
+            for idx, gb in blocks:
+                z[idx] = _unwide(np.matmul(wm, _im2col(x[idx], gb)), gb, g.F)
     else:
         cols = None
+        xp = g.padded(x)
         z = np.zeros((g.N, g.groups, Fg, g.P1, g.P2), dtype=x.dtype)
         xg = xp.reshape(g.N, g.groups, Cg, *xp.shape[2:])
         wg = w.reshape(g.groups, Fg, Cg, g.K1, g.K2)
@@ -365,6 +437,46 @@ def _forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, g: _Geometry,
     return z, cols
 
 
+def _input_gradient(dzm: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
+    """dx for the im2col method, from dz in the columns' layout (:func:`_wide`)."""
+    Cg, Fg = g.C // g.groups, g.F // g.groups
+    lo1, lo2 = g.G1 * (g.K1 - 1) - g.E1, g.G2 * (g.K2 - 1) - g.E2
+    if g.wide and lo1 >= 0 and lo2 >= 0 and g.F <= 2 * g.C:
+        # With stride 1 the input gradient is itself a convolution: of dz, padded so that
+        # every kernel offset finds its partner, with the kernels flipped and the roles of
+        # input and output channels swapped (a "transposed convolution"). Its columns hold
+        # F K1 K2 values per input position, against C K1 K2 for scattering the columns
+        # back (below), so it is the faster way when F is not much larger than C (measured).
+        wt = w.reshape(g.groups, Fg, Cg, g.K1, g.K2).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        wt = np.ascontiguousarray(wt).reshape(g.C, Fg, g.K1, g.K2)
+        dz = _unwide(dzm, g, g.F)
+        gt = _Geometry(dz.shape, wt.shape, 1, (lo1, lo2), (g.G1, g.G2), g.groups)
+        return _forward(dz, wt, None, gt, "im2col")[0]
+    # otherwise every column's gradient goes back to the input entries it was copied from
+    wm = w.reshape(g.groups, Fg, Cg * g.K1 * g.K2)
+    dcols = np.matmul(wm.swapaxes(-1, -2), dzm)       # (N, groups, C/groups K1 K2, columns)
+    Hp, Wp = g.M1 + 2 * g.E1, g.M2 + 2 * g.E2
+    if g.wide:
+        # wide rows: the columns of offset (k1, k2) are one contiguous run of the flat
+        # padded plane; their junk entries are 0 (dz's junk columns are 0)
+        dcols = dcols.reshape(g.N, g.C, g.K1, g.K2, -1)
+        n = dcols.shape[-1]
+        dxp = np.zeros((g.N, g.C, Hp * Wp + g.G2 * (g.K2 - 1)), dtype=dzm.dtype)
+        for k1 in range(g.K1):
+            for k2 in range(g.K2):
+                start = g.G1 * k1 * Wp + g.G2 * k2
+                dxp[:, :, start:start + n] += dcols[:, :, k1, k2]
+        dxp = dxp[:, :, :Hp * Wp].reshape(g.N, g.C, Hp, Wp)
+    else:
+        dcols = dcols.reshape(g.N, g.C, g.K1, g.K2, g.P1, g.P2)
+        dxp = np.zeros((g.N, g.C, Hp, Wp), dtype=dzm.dtype)
+        for k1 in range(g.K1):
+            for k2 in range(g.K2):
+                rows, columns = g.tap(k1, k2)
+                dxp[:, :, rows, columns] += dcols[:, :, k1, k2]
+    return dxp[:, :, g.E1:g.E1 + g.M1, g.E2:g.E2 + g.M2]
+
+
 def _backward(dz: np.ndarray, x: np.ndarray | None, cols: np.ndarray | None, w: np.ndarray,
               g: _Geometry, method: str, need_x: bool = True, need_w: bool = True
               ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
@@ -373,22 +485,22 @@ def _backward(dz: np.ndarray, x: np.ndarray | None, cols: np.ndarray | None, w: 
     db = dz.sum(axis=(0, 2, 3))
     dx = dw = None
     if method == "im2col":
-        dzm = np.ascontiguousarray(dz.transpose(1, 0, 2, 3)).reshape(g.groups, Fg, -1)
+        blocks = [(slice(None), g)] if cols is not None else list(_chunks(g, dz.itemsize))
         if need_w:
-            if cols is None:
-                cols = _im2col(g.padded(x), g)
-            # dw[o, c, k1, k2] = sum over samples and positions of dz[i, o, j] x_pad[i, c, S j + G k]
-            dw = np.matmul(dzm, cols.transpose(0, 2, 1)).reshape(w.shape)
+            dw = np.zeros((g.groups, Fg, Cg * g.K1 * g.K2), dtype=dz.dtype)
         if need_x:
-            wm = w.reshape(g.groups, Fg, Cg * g.K1 * g.K2)
-            dcols = np.matmul(wm.transpose(0, 2, 1), dzm)   # (groups, C/groups K1 K2, N P1 P2)
-            dcols = dcols.reshape(g.C, g.K1, g.K2, g.N, g.P1, g.P2)
-            dxp = np.zeros((g.N, g.C, g.M1 + 2 * g.E1, g.M2 + 2 * g.E2), dtype=dz.dtype)
-            for k1 in range(g.K1):
-                for k2 in range(g.K2):
-                    rows, columns = g.tap(k1, k2)
-                    dxp[:, :, rows, columns] += dcols[:, k1, k2].transpose(1, 0, 2, 3)
-            dx = dxp[:, :, g.E1:g.E1 + g.M1, g.E2:g.E2 + g.M2]
+            dx = np.empty((g.N, g.C, g.M1, g.M2), dtype=dz.dtype)
+        for idx, gb in blocks:
+            dzm = _wide(dz[idx], gb)
+            if need_w:
+                c = cols if cols is not None else _im2col(x[idx], gb)
+                # dw[o, c, k1, k2] = sum over samples i and positions j of
+                # dz[i, o, j] x_pad[i, c, S j + G k]: one product per sample, summed
+                dw += np.matmul(dzm, c.swapaxes(-1, -2)).sum(axis=0)
+            if need_x:
+                dx[idx] = _input_gradient(dzm, w, gb)
+        if need_w:
+            dw = dw.reshape(w.shape)
     else:
         xp = g.padded(x) if need_w else None
         dzg = dz.reshape(g.N, g.groups, Fg, g.P1, g.P2)

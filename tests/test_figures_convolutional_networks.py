@@ -173,4 +173,3 @@ def test_digits_runs_train_every_model_on_the_same_batches(data):
     for r in runs.values():
         assert np.all(np.isfinite(r["history"].train_loss))
     assert_axes_labelled(figs.digits_figure(runs))
-    assert_axes_labelled(figs.first_layer_figure(runs["CNN"]["model"]))

@@ -28,14 +28,15 @@ __all__ = [
     # layers
     "output_size_rows", "one_by_one_check", "collapse_check",
     # pooling, receptive fields
-    "pooling_example", "receptive_field_rows", "receptive_field_explorable", "saliency_figure",
+    "pooling_example", "receptive_field_rows", "receptive_field_explorable", "saliency",
+    "saliency_figure",
     # equivariance and invariance
     "shift_check", "transform_checks", "transform_figure", "pooling_invariance",
     "pooling_invariance_figure",
     # sizes of networks
     "layer_size_rows", "architecture_rows", "alexnet_rows",
     # the digits CNN
-    "digits_runs", "digits_figure", "first_layer_figure",
+    "digits_runs", "digits_figure",
 ]
 
 PALETTE = {
@@ -106,7 +107,7 @@ def jpeg(fig: Figure, quality: int = 85, dpi: int | None = None):
     from IPython.display import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="jpeg", dpi=dpi or fig.dpi, pil_kwargs={"quality": quality})
+    fig.savefig(buf, format="jpeg", dpi=dpi or 80, pil_kwargs={"quality": quality})
     return Image(data=buf.getvalue(), format="jpeg")
 
 
@@ -195,19 +196,21 @@ _CROP = (slice(40, 160), slice(100, 260))          # the temple roof: 120 x 160 
 
 
 def strength_kernel(name: str, strength: float) -> np.ndarray:
-    r"""The kernel of the explorable: the identity :math:`\delta` blended with a kernel of strength :math:`a`.
+    r"""The kernel of the explorable: the identity kernel blended with a canonical kernel.
 
-    For the kernels whose entries sum to 1 (blur, sharpen) it is
-    :math:`\delta + a\,(w - \delta)`: :math:`a = 0` leaves the photograph alone, :math:`a = 1`
-    is the kernel itself, :math:`a = 2` doubles its effect. The edge detectors sum to 0; for
-    them it is :math:`\delta + a\,w`, the photograph plus :math:`a` times its edges (with the
-    Laplacian at :math:`a = 1` this *is* the sharpen kernel). Every blend sums to 1, so the
-    mean brightness is kept and the output can be shown on the photograph's scale.
+    With the identity kernel :math:`w_{\text{id}}` (a single 1 in the centre, which leaves an
+    image unchanged): for the kernels whose entries sum to 1 (blur, sharpen) it is
+    :math:`w_{\text{id}} + \text{strength}\,(w - w_{\text{id}})`, so strength 0 leaves the
+    photograph alone, 1 is the kernel itself and 2 doubles its effect. The edge detectors
+    sum to 0; for them it is :math:`w_{\text{id}} + \text{strength}\; w`, the photograph plus
+    that many times its edges (with the Laplacian at strength 1 this *is* the sharpen
+    kernel). Every blend sums to 1, so the mean brightness is kept and the output can be
+    shown on the photograph's scale.
     """
     w = KERNELS[name]
-    delta = np.zeros_like(w)
-    delta[1, 1] = 1.0
-    return delta + strength * (w - delta if abs(w.sum() - 1) < 1e-12 else w)
+    identity = np.zeros_like(w)
+    identity[1, 1] = 1.0
+    return identity + strength * (w - identity if abs(w.sum() - 1) < 1e-12 else w)
 
 
 class _NamedControl(Control):
@@ -228,7 +231,7 @@ def _draw_kernel(fig: Figure, kernel: float, strength: float):
                         linespacing=1.8, transform=ax_k.transAxes)
     ax_k.set_xticks([])
     ax_k.set_yticks([])
-    ax_k.set_xlabel("the kernel $w_a$ applied")
+    ax_k.set_xlabel("the kernel applied")
     for spine in ax_k.spines.values():
         spine.set_visible(False)
     k_title = ax_k.set_title(" ", fontsize=9)
@@ -249,7 +252,7 @@ def _draw_kernel(fig: Figure, kernel: float, strength: float):
         out = filtered(img, k)
         clipped = float(np.mean((out < 0) | (out > 1)))
         oim.set_data(np.clip(out, 0, 1))
-        o_title.set_text(f"{name}, strength a = {strength:g}: {100 * clipped:.0f}% of pixels "
+        o_title.set_text(f"{name}, strength {strength:g}: {100 * clipped:.0f}% of pixels "
                          "outside [0, 1] (clipped)")
         return [numbers, k_title, oim, o_title, *spines]
 
@@ -263,7 +266,7 @@ def kernel_explorable() -> Explorable:
         _draw_kernel,
         [_NamedControl("kernel", "kernel (0 blur, 1 sharpen, 2 Laplacian, 3 Sobel)", _KERNEL_NAMES,
                        value=1),
-         Control("strength", "strength a", _STRENGTHS, value=1.0)],
+         Control("strength", "strength", _STRENGTHS, value=1.0)],
         alt=("Left: the nine numbers of the 3 by 3 kernel applied. Right: a grey crop of the photograph (the roof of a temple) filtered with that "
              "kernel. Strength 0 shows the photograph unchanged; larger strengths blur it more, "
              "sharpen it more, or add more of its edges; the title gives the share of pixels that "
@@ -481,8 +484,9 @@ def receptive_field_explorable() -> Explorable:
         figsize=(8.4, 2.9), dpi=72)
 
 
-def saliency_figure(model: cnn.CNN, X: Any, channel: int = 0, position: tuple[int, int] = (0, 1)) -> Figure:
-    """The gradient of one unit of the CNN's last feature map with respect to the input image, with the unit's receptive field (closed form) drawn as a box."""
+def saliency(model: cnn.CNN, X: Any, channel: int = 0, position: tuple[int, int] = (0, 1)
+             ) -> tuple[np.ndarray, tuple[tuple[int, int], tuple[int, int]]]:
+    """The gradient of one unit of the CNN's last feature map with respect to the first input image, shape (M1, M2), and the unit's receptive field ((first row, last row), (first column, last column)) from :func:`dlnotes.cnn.receptive_field`."""
     Xa = model._check_X(X)[:1]
     feats, caches = model._body_forward(Xa)
     C, P1, P2 = model.body_shape
@@ -492,11 +496,16 @@ def saliency_figure(model: cnn.CNN, X: Any, channel: int = 0, position: tuple[in
     for i in range(len(model.body) - 1, -1, -1):
         da, _ = model.body[i].backward(da, caches[i])
     rf = model.receptive_fields()[-1]
-    (r0, r1), (c0, c1) = rf.interval(position[0]), rf.interval(position[1])
+    return da[0, 0], (rf.interval(position[0]), rf.interval(position[1]))
+
+
+def saliency_figure(model: cnn.CNN, X: Any, channel: int = 0, position: tuple[int, int] = (0, 1)) -> Figure:
+    """The gradient of one unit of the CNN's last feature map with respect to the input image (:func:`saliency`), with the unit's receptive field drawn as a box."""
+    Xa = model._check_X(X)[:1]
+    g, ((r0, r1), (c0, c1)) = saliency(model, Xa, channel, position)
     fig = new_figure(6.4, 3.0)
     ax_x, ax_g = fig.subplots(1, 2)
     ax_x.imshow(Xa[0, 0], cmap="gray_r")
-    g = da[0, 0]
     lim = float(np.abs(g).max()) or 1.0
     im = ax_g.imshow(g, cmap=DIVERGING, vmin=-lim, vmax=lim)
     fig.colorbar(im, ax=ax_g, orientation="horizontal", shrink=0.85, label="∂ feature / ∂ pixel")
@@ -746,22 +755,4 @@ def digits_figure(runs: dict[str, dict]) -> Figure:
     ax_a.legend(fontsize=8, frameon=False, loc="lower right")
     ax_l.set_xlabel("epoch")
     ax_l.set_ylabel("training loss (log scale)")
-    return fig
-
-
-def first_layer_figure(model: cnn.CNN) -> Figure:
-    """The first layer's learned 3x3 kernels, each on a diverging scale centred at 0."""
-    w = model.body[0].params["weight"][:, 0]
-    n = w.shape[0]
-    fig = new_figure(1.1 * n + 0.8, 1.7)
-    axes = fig.subplots(1, n)
-    lim = float(np.abs(w).max())
-    for i, ax in enumerate(np.atleast_1d(axes)):
-        im = ax.imshow(w[i], cmap=DIVERGING, vmin=-lim, vmax=lim)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlabel(f"kernel {i}", fontsize=8)
-    np.atleast_1d(axes)[0].set_ylabel("$k_1$")
-    fig.colorbar(im, ax=list(np.atleast_1d(axes)), orientation="horizontal", shrink=0.6,
-                 label="weight (0 = white)")
     return fig

@@ -7,8 +7,8 @@ dilation :math:`G`; it has no parameters. The output size is
 :func:`dlnotes.conv.output_size`, as for a convolution. With indices from 0,
 
 .. math::
-   z_{i, c, j_1, j_2} = \max_{0 \le k_1 < K_1,\ 0 \le k_2 < K_2}
-   x_{i, c,\ S_1 j_1 + G_1 k_1 - E_1,\ S_2 j_2 + G_2 k_2 - E_2}
+   z_{i, o, j_1, j_2} = \max_{0 \le k_1 < K_1,\ 0 \le k_2 < K_2}
+   x_{i, o,\ S_1 j_1 + G_1 k_1 - E_1,\ S_2 j_2 + G_2 k_2 - E_2}
 
 for max pooling (padding counts as :math:`-\infty`), and the mean over the window for average
 pooling (padding counts as 0).
@@ -129,8 +129,8 @@ def max_pool2d_backward(dz: Any, indices: Any, input_shape: tuple[int, int, int,
     r"""Gradient through :func:`max_pool2d`: each output's gradient goes to its winner.
 
     .. math::
-       \frac{\partial L}{\partial x_{i,c,r,q}} = \sum_{j:\ \text{winner}(i,c,j) = (r, q)}
-       \frac{\partial L}{\partial z_{i,c,j}}
+       \frac{\partial L}{\partial x_{i,o,r,q}} = \sum_{j:\ \text{winner}(i,o,j) = (r, q)}
+       \frac{\partial L}{\partial z_{i,o,j}}
 
     (a sum when overlapping windows share a winner; zero for every entry that never wins).
 
@@ -217,8 +217,8 @@ def avg_pool2d_backward(dz: Any, input_shape: tuple[int, int, int, int], kernel_
     r"""Gradient through :func:`avg_pool2d`: every entry of a window gets an equal share.
 
     .. math::
-       \frac{\partial L}{\partial x_{i,c,r,q}} = \sum_{j:\ (r, q) \in \text{window}(j)}
-       \frac{1}{|\text{window}(j)|}\,\frac{\partial L}{\partial z_{i,c,j}}
+       \frac{\partial L}{\partial x_{i,o,r,q}} = \sum_{j:\ (r, q) \in \text{window}(j)}
+       \frac{1}{|\text{window}(j)|}\,\frac{\partial L}{\partial z_{i,o,j}}
 
     Chapter: *Convolutional networks*.
 

@@ -312,9 +312,10 @@ def _combined_kernel(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
 def collapse_check(seed: int = 0, M: int = 12) -> dict[str, float]:
     r"""Two stacked convolutions without a non-linearity are one convolution; with a ReLU between them they are not.
 
-    Without padding, :math:`w_2 \star (w_1 \star x + b_1) + b_2 = W \star x + B` with
-    :math:`W_{o,c} = \sum_m w_{1;m,c} * w_{2;o,m}` (the *true* convolution of the kernels,
-    full mode, so 3x3 then 3x3 gives 5x5) and :math:`B_o = b_{2;o} + \sum_m b_{1;m}\sum w_{2;o,m}`.
+    Without padding, :math:`w^{(2)} \star (w^{(1)} \star x + b^{(1)}) + b^{(2)} = W \star x + B`
+    with :math:`W_{o,k_0} = \sum_{o'} w^{(1)}_{o',k_0} * w^{(2)}_{o,o'}` (the *true* convolution
+    of the kernels, full mode, so 3x3 then 3x3 gives 5x5) and
+    :math:`B_o = b^{(2)}_o + \sum_{o'} b^{(1)}_{o'} \sum w^{(2)}_{o,o'}`.
     With a ReLU between the layers the best single 5x5 convolution, fitted by least squares
     to the two-layer network's outputs on random inputs, still misses.
 

@@ -102,6 +102,10 @@ def test_digits_architecture_and_parameter_count():
     assert model.n_params == 80 + 1168 + 650 == model.n_trainable
     assert [r[2] for r in model.summary()] == [80, 0, 0, 1168, 0, 0, 0, 650]
     assert sum(p.numel() for p in model.to_torch().parameters()) == model.n_params
+    sizes = model.sizes()
+    assert sum(r.weights for r in sizes) == model.n_params
+    # multiply-adds per sample: 8x8x8 outputs of 9 inputs, 16x4x4 of 72, 10 of 64
+    assert sum(r.connections for r in sizes) == 8 * 8 * 8 * 9 + 16 * 4 * 4 * 72 + 10 * 64
 
 
 def test_training_with_dlnotes_train_is_deterministic_and_learns(data):

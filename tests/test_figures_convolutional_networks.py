@@ -170,6 +170,8 @@ def test_digits_runs_train_every_model_on_the_same_batches(data):
     runs = figs.digits_runs(epochs=1, data=data)
     assert set(runs) == {"CNN", "MLP, 32 hidden", "MLP, 64 hidden"}
     assert runs["CNN"]["params"] == 1898 and runs["MLP, 32 hidden"]["params"] == 64 * 32 + 32 + 330
+    assert runs["MLP, 32 hidden"]["connections"] == 64 * 32 + 32 * 10
+    assert runs["CNN"]["connections"] == 23_680
     for r in runs.values():
         assert np.all(np.isfinite(r["history"].train_loss))
     assert_axes_labelled(figs.digits_figure(runs))

@@ -654,6 +654,18 @@ class CNN(Classifier):
         geo = [layer.geometry() for layer in self.body]
         return receptive_field([(k[0], s[0], e[0], d[0]) for k, s, e, d in (x for x in geo if x)])
 
+    def sizes(self) -> list["LayerSize"]:
+        """Units, weights and connections (multiply-adds per sample) of every layer with a window or weights (:func:`network_sizes`)."""
+        spec: list[tuple] = []
+        for i, layer in enumerate(self.body):
+            if isinstance(layer, Conv2d):
+                spec.append(("conv", f"body.{i}", layer.out_channels, layer.kernel_size[0],
+                             layer.stride[0], layer.padding[0], layer.groups))
+            elif isinstance(layer, _Pool):
+                spec.append(("pool", f"body.{i}", layer.kernel_size[0], layer.stride[0]))
+        spec.append(("fc", "head", self.n_classes))
+        return network_sizes(spec, self.in_shape)
+
     def summary(self) -> list[tuple[str, tuple[int, ...], int]]:
         """(layer, output shape of one sample, number of parameters) for every layer."""
         rows, shape = [], self.in_shape

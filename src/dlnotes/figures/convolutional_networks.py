@@ -725,8 +725,9 @@ def digits_runs(epochs: int = 20, batch_size: int = 64, lr: float = 3e-3, seed: 
                 channels: Sequence[int] = (8, 16), hidden: Sequence[int] = (32, 64)) -> dict[str, dict]:
     """Train the chapter's CNN and the MLPs of the earlier chapters on the digits with Adam, on the same minibatches.
 
-    Returns name -> ``{"model", "history", "params"}``; the names are ``"CNN"`` and
-    ``"MLP, H hidden"``.
+    Returns name -> ``{"model", "history", "params", "connections"}`` (connections: the
+    multiply-adds of one sample's forward pass, :func:`dlnotes.cnn.network_sizes`); the names
+    are ``"CNN"`` and ``"MLP, H hidden"``.
     """
     data = digits() if data is None else data
     models = {"CNN": cnn.CNN(channels=channels, seed=seed)}
@@ -736,7 +737,13 @@ def digits_runs(epochs: int = 20, batch_size: int = 64, lr: float = 3e-3, seed: 
     for name, model in models.items():
         hist = training.train(model, optim.Adam(model.params, lr=lr), data, epochs=epochs,
                               batch_size=batch_size, seed=seed, progress=progress, desc=name)
-        out[name] = {"model": model, "history": hist, "params": model.n_params}
+        if isinstance(model, cnn.CNN):
+            sizes = model.sizes()
+        else:
+            sizes = cnn.network_sizes([("fc", "hidden", model.n_hidden), ("fc", "output", 10)],
+                                      (data.X_train.shape[1], 1, 1))
+        out[name] = {"model": model, "history": hist, "params": model.n_params,
+                     "connections": sum(r.connections for r in sizes)}
     return out
 
 

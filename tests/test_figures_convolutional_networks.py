@@ -175,3 +175,21 @@ def test_digits_runs_train_every_model_on_the_same_batches(data):
     for r in runs.values():
         assert np.all(np.isfinite(r["history"].train_loss))
     assert_axes_labelled(figs.digits_figure(runs))
+
+
+@pytest.mark.parametrize("describe, data", [(figs._kernel_describe, figs._kernel_data),
+                                            (figs._rf_describe, figs._rf_data)])
+def test_explorable_states_are_described_in_words_and_tabulated(describe, data):
+    ex = {figs._kernel_describe: figs.kernel_explorable,
+          figs._rf_describe: figs.receptive_field_explorable}[describe]()
+    states = ex.states()
+    said = [describe(**s) for s in states]
+    tables = [data(**s) for s in states]
+    assert all(len(t) > 20 for t in said) and len(set(said)) == len(said)
+    assert tables[0] != tables[-1] and all(1 <= len(rows) <= 60 for _, rows in tables)
+    assert all(len(r) == len(headers) for headers, rows in tables for r in rows)
+
+
+def test_the_receptive_field_data_agree_with_the_closed_form():
+    headers, rows = figs._rf_data(K=3, S=2)
+    assert rows[1][1:4] == [8, 3, 2] and rows[2][1:4] == [4, 7, 4]     # 16 -> 8 -> 4 units

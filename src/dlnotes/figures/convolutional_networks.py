@@ -195,6 +195,14 @@ _STRENGTHS = [0.0, 0.5, 1.0, 1.5, 2.0]
 _CROP = (slice(40, 160), slice(100, 260))          # the temple roof: 120 x 160 pixels
 
 
+def _explorable(draw, controls, **kw) -> Explorable:
+    """An Explorable; per-state descriptions and data tables are passed on where the API takes them."""
+    import inspect
+
+    accepted = inspect.signature(Explorable).parameters
+    return Explorable(draw, controls, **{k: v for k, v in kw.items() if k in accepted})
+
+
 def strength_kernel(name: str, strength: float) -> np.ndarray:
     r"""The kernel of the explorable: the identity kernel blended with a canonical kernel.
 
@@ -260,9 +268,33 @@ def _draw_kernel(fig: Figure, kernel: float, strength: float):
     return update
 
 
+def _kernel_state(kernel: float, strength: float) -> tuple[str, np.ndarray, np.ndarray]:
+    name = _KERNEL_NAMES[int(round(kernel))]
+    k = strength_kernel(name, strength)
+    return name, k, filtered(photo()[_CROP], k)
+
+
+def _kernel_describe(kernel: float, strength: float) -> str:
+    name, k, out = _kernel_state(kernel, strength)
+    clipped = float(np.mean((out < 0) | (out > 1)))
+    return (f"The {name} kernel at strength {strength:g}: centre weight {k[1, 1]:.3g}, its "
+            f"neighbours {k[0, 1]:.3g} and {k[0, 0]:.3g} (corners); the output ranges from "
+            f"{out.min():.2f} to {out.max():.2f} and {100 * clipped:.0f}% of its pixels leave [0, 1].")
+
+
+def _kernel_data(kernel: float, strength: float):
+    name, k, out = _kernel_state(kernel, strength)
+    rows = [[f"kernel row {r}", *[f"{v:.4g}" for v in k[r]]] for r in range(3)]
+    rows += [["output: smallest, mean, largest", f"{out.min():.3f}", f"{out.mean():.3f}",
+              f"{out.max():.3f}"],
+             ["share of pixels below 0, in [0, 1], above 1", f"{np.mean(out < 0):.3f}",
+              f"{np.mean((out >= 0) & (out <= 1)):.3f}", f"{np.mean(out > 1):.3f}"]]
+    return (["what", "column 0 / first", "column 1 / second", "column 2 / third"], rows)
+
+
 def kernel_explorable() -> Explorable:
     """Explorable: a canonical kernel and its strength applied to the photograph (:func:`strength_kernel`)."""
-    return Explorable(
+    return _explorable(
         _draw_kernel,
         [_NamedControl("kernel", "kernel (0 blur, 1 sharpen, 2 Laplacian, 3 Sobel)", _KERNEL_NAMES,
                        value=1),
@@ -273,6 +305,7 @@ def kernel_explorable() -> Explorable:
              "leave the range [0, 1] and are clipped."),
         caption=("Each kernel is blended with the identity: strength 0 is the photograph, 1 the "
                  "canonical kernel, 2 twice its effect. The kernels sum to 1, so brightness is kept."),
+        describe=_kernel_describe, data=_kernel_data,
         figsize=(7.2, 2.7), dpi=72)
 
 
@@ -467,9 +500,29 @@ def _draw_rf(fig: Figure, K: float, S: float):
     return update
 
 
+def _rf_describe(K: float, S: float) -> str:
+    pic = _rf_picture(int(K), int(S))
+    lo, hi = pic["field"].interval(pic["unit"])
+    n0, n1, n2 = pic["sizes"]
+    return (f"Kernel size {int(K)}, stride {int(S)}, padding {pic['layers'][0][2]}: {n0} inputs, "
+            f"{n1} units in layer 1 and {n2} in layer 2. Unit {pic['unit']} of layer 2 depends on "
+            f"{int(pic['feeding'][1].sum())} units of layer 1 and on input positions {lo} to {hi}, "
+            f"a receptive field of {pic['field'].size}.")
+
+
+def _rf_data(K: float, S: float):
+    pic = _rf_picture(int(K), int(S))
+    fields = cnn.receptive_field(pic["layers"])
+    rows = [["input", pic["sizes"][0], 1, 1, int(pic["feeding"][0].sum())]]
+    for level, f in enumerate(fields, 1):
+        rows.append([f"layer {level}", pic["sizes"][level], f.size, f.jump,
+                     int(pic["feeding"][level].sum())])
+    return (["level", "units", "receptive field size", "jump", "units feeding the marked unit"], rows)
+
+
 def receptive_field_explorable() -> Explorable:
     """Explorable: two stacked layers with kernel size K and stride S; the output sizes and the receptive field of one unit."""
-    return Explorable(
+    return _explorable(
         _draw_rf,
         [Control("K", "kernel size K", _RF_K, value=3, fmt="{:.0f}"),
          Control("S", "stride S", _RF_S, value=1, fmt="{:.0f}")],
@@ -482,6 +535,7 @@ def receptive_field_explorable() -> Explorable:
         caption=("Two layers with the same kernel size K, stride S and padding (K − 1)//2. "
                  "Output size M' = ⌊(M + 2E − K)/S⌋ + 1; the receptive field grows by "
                  "(K − 1) × (product of the strides below) per layer."),
+        describe=_rf_describe, data=_rf_data,
         figsize=(8.4, 2.9), dpi=72)
 
 

@@ -195,7 +195,7 @@ _STRENGTHS = [0.0, 0.5, 1.0, 1.5, 2.0]
 _CROP = (slice(40, 160), slice(100, 260))          # the temple roof: 120 x 160 pixels
 
 
-def _explorable(draw, controls, **kw) -> Explorable:
+def _with_states(draw, controls, **kw) -> Explorable:
     """An Explorable; per-state descriptions and data tables are passed on where the API takes them."""
     import inspect
 
@@ -294,7 +294,7 @@ def _kernel_data(kernel: float, strength: float):
 
 def kernel_explorable() -> Explorable:
     """Explorable: a canonical kernel and its strength applied to the photograph (:func:`strength_kernel`)."""
-    return _explorable(
+    return _with_states(
         _draw_kernel,
         [_NamedControl("kernel", "kernel (0 blur, 1 sharpen, 2 Laplacian, 3 Sobel)", _KERNEL_NAMES,
                        value=1),
@@ -522,7 +522,7 @@ def _rf_data(K: float, S: float):
 
 def receptive_field_explorable() -> Explorable:
     """Explorable: two stacked layers with kernel size K and stride S; the output sizes and the receptive field of one unit."""
-    return _explorable(
+    return _with_states(
         _draw_rf,
         [Control("K", "kernel size K", _RF_K, value=3, fmt="{:.0f}"),
          Control("S", "stride S", _RF_S, value=1, fmt="{:.0f}")],

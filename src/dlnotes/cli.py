@@ -9,6 +9,7 @@
     dlnotes assign roster FILE         check a roster CSV
     dlnotes assign seed                print a fresh secret assignment seed
     dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV)
+    dlnotes pretrain                   re-create the transfer chapters' pre-trained CNN
 """
 
 from __future__ import annotations
@@ -250,6 +251,23 @@ def grade_cmd(
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     typer.echo(f"{len(report.results)} students: {summary}.\n"
                f"  grades: {report.grades_csv}\n  feedback: {report.feedback_dir}/<student_id>.md")
+
+
+@app.command("pretrain")
+def pretrain_cmd(
+    output: Optional[Path] = typer.Option(None, "--output", help="Where to write the .npz "
+                                          "(default: the file the package ships, dlnotes/data/)."),
+) -> None:
+    """Pre-train the CNN of the transfer chapters on digits 0-4 (deterministic) and save its weights."""
+    from . import transfer
+
+    path = output or Path(__file__).resolve().parent / "data" / transfer.PRETRAINED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = transfer.pretrain(progress=True)
+    transfer.save_pretrained(model, path)
+    source, _ = transfer.tasks()
+    typer.echo(f"wrote {path} ({model.n_params} parameters; validation accuracy on digits 0-4: "
+               f"{model.accuracy(source.X_val, source.y_val):.4f})")
 
 
 def main() -> None:

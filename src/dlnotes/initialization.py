@@ -10,12 +10,12 @@ reads the fan-in from ``size(1)``. So ``xavier_normal((n_in, n_out))`` draws fro
 distribution as ``torch.nn.init.xavier_normal_(torch.empty(n_out, n_in)).T`` (the tests
 check this for every initializer, mode and gain).
 
-**Standard deviations** (:math:`G` the gain, :func:`calculate_gain`):
+**Standard deviations** (:math:`\mathrm{gain}`, :func:`calculate_gain`):
 
 * Xavier/Glorot: :math:`\sigma_W = G\sqrt{2/(n_{in} + n_{out})}`;
-* He/Kaiming: :math:`\sigma_W = G/\sqrt{n}` with :math:`n = n_{in}` (``mode='fan_in'``,
+* He/Kaiming: :math:`\sigma_W = \mathrm{gain}/\sqrt{n}` with :math:`n = n_{in}` (``mode='fan_in'``,
   keeps the forward activations' scale) or :math:`n = n_{out}` (``mode='fan_out'``, keeps
-  the backward gradients' scale), and :math:`G = \sqrt{2/(1 + \nu^2)}` for a leaky ReLU of
+  the backward gradients' scale), and :math:`\mathrm{gain} = \sqrt{2/(1 + \nu^2)}` for a leaky ReLU of
   slope :math:`\nu` (torch's ``a``), :math:`\sqrt 2` for the ReLU.
 
 The normal versions draw :math:`\mathcal N(0, \sigma_W^2)`; the uniform versions
@@ -52,7 +52,7 @@ _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_tra
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    r"""The recommended gain :math:`G` for a nonlinearity, as ``torch.nn.init.calculate_gain``.
+    r"""The recommended factor :math:`\mathrm{gain}` for a nonlinearity, as ``torch.nn.init.calculate_gain``.
 
     ``linear``, ``conv*``, ``sigmoid``: 1; ``tanh``: 5/3; ``relu``: :math:`\sqrt 2`;
     ``leaky_relu``: :math:`\sqrt{2/(1 + \nu^2)}` with :math:`\nu` = ``param`` (default 0.01);
@@ -127,9 +127,9 @@ def xavier_std(n_in: int, n_out: int, gain: float = 1.0) -> float:
 
 
 def kaiming_std(n_in: int, n_out: int, gain: float = math.sqrt(2.0), mode: str = "fan_in") -> float:
-    r"""He/Kaiming standard deviation :math:`\sigma_W = G/\sqrt{n}`, :math:`n = n_{in}` or :math:`n_{out}`.
+    r"""He/Kaiming standard deviation :math:`\sigma_W = \mathrm{gain}/\sqrt{n}`, :math:`n = n_{in}` or :math:`n_{out}`.
 
-    With :math:`G = \sqrt 2` (ReLU), :math:`\operatorname{Var} z^{(l)} = \operatorname{Var} z^{(l-1)}`
+    With :math:`\mathrm{gain} = \sqrt 2` (ReLU), :math:`\operatorname{Var} z^{(l)} = \operatorname{Var} z^{(l-1)}`
     layer after layer in the forward pass (``mode='fan_in'``) or for the gradients in the
     backward pass (``mode='fan_out'``). Chapter: *Activations and initialization*.
     """
@@ -188,7 +188,7 @@ def xavier_uniform(shape: Any, gain: float = 1.0, *, rng: Any = None, dtype: Any
     ----------
     shape : (n_in, n_out)
     gain : float >= 0
-        :math:`G`.
+        :math:`\mathrm{gain}`.
     rng : numpy Generator, int seed or None
     dtype : float32 or float64
     fan_in, fan_out : int, optional
@@ -218,11 +218,11 @@ def _kaiming(shape, a, mode, nonlinearity, kind, rng, dtype, fan_in, fan_out, ga
 def kaiming_uniform(shape: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                     *, rng: Any = None, dtype: Any = np.float64, fan_in: int | None = None,
                     fan_out: int | None = None, gain: float | None = None) -> np.ndarray:
-    r"""He/Kaiming uniform: :math:`\mathcal U(-\sqrt3\sigma_W, \sqrt3\sigma_W)`, :math:`\sigma_W = G/\sqrt{n}`.
+    r"""He/Kaiming uniform: :math:`\mathcal U(-\sqrt3\sigma_W, \sqrt3\sigma_W)`, :math:`\sigma_W = \mathrm{gain}/\sqrt{n}`.
 
     Same arguments and defaults as ``torch.nn.init.kaiming_uniform_(w, a, mode,
     nonlinearity)``: the gain is ``calculate_gain(nonlinearity, a)``, so the default (a leaky
-    ReLU with slope ``a`` = 0) is :math:`G = \sqrt 2`. ``gain`` overrides it.
+    ReLU with slope ``a`` = 0) is :math:`\mathrm{gain} = \sqrt 2`. ``gain`` overrides it.
     Chapter: *Activations and initialization*.
     """
     return _kaiming(shape, a, mode, nonlinearity, "uniform", rng, dtype, fan_in, fan_out, gain)
@@ -231,7 +231,7 @@ def kaiming_uniform(shape: Any, a: float = 0.0, mode: str = "fan_in", nonlineari
 def kaiming_normal(shape: Any, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                    *, rng: Any = None, dtype: Any = np.float64, fan_in: int | None = None,
                    fan_out: int | None = None, gain: float | None = None) -> np.ndarray:
-    r"""He/Kaiming normal: :math:`\mathcal N(0, G^2/n)` (``torch.nn.init.kaiming_normal_``, same arguments as :func:`kaiming_uniform`)."""
+    r"""He/Kaiming normal: :math:`\mathcal N(0, \mathrm{gain}^2/n)` (``torch.nn.init.kaiming_normal_``, same arguments as :func:`kaiming_uniform`)."""
     return _kaiming(shape, a, mode, nonlinearity, "normal", rng, dtype, fan_in, fan_out, gain)
 
 
@@ -251,12 +251,12 @@ class DeepMLP(Classifier):
     Initialization (biases 0):
 
     * a number ``init`` = :math:`\sigma_W`: every weight :math:`\sim \mathcal N(0, \sigma_W^2)`;
-    * ``'xavier_normal'``, ``'xavier_uniform'``: :math:`G = 1`, ``torch.nn.init``'s default;
-    * ``'kaiming_normal'``, ``'kaiming_uniform'`` (fan-in): :math:`G = \sqrt 2`,
+    * ``'xavier_normal'``, ``'xavier_uniform'``: :math:`\mathrm{gain} = 1`, ``torch.nn.init``'s default;
+    * ``'kaiming_normal'``, ``'kaiming_uniform'`` (fan-in): :math:`\mathrm{gain} = \sqrt 2`,
       ``torch.nn.init``'s default (the ReLU's gain), whatever the activation;
 
-    ``gain`` overrides :math:`G` of the hidden layers (e.g. ``calculate_gain('tanh')``). The
-    output layer of a named scheme uses :math:`G = 1` (it has no nonlinearity). Chapter: *Activations and initialization* (and *The
+    ``gain`` overrides :math:`\mathrm{gain}` of the hidden layers (e.g. ``calculate_gain('tanh')``). The
+    output layer of a named scheme uses :math:`\mathrm{gain} = 1` (it has no nonlinearity). Chapter: *Activations and initialization* (and *The
     tuning recipe*).
 
     Parameters

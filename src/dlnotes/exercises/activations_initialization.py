@@ -27,16 +27,18 @@ def _init_std(rng: np.random.Generator) -> Variant:
         gain = init.calculate_gain(nonlin, slope) if nonlin == "tanh" else 1.0
         std = init.xavier_std(n_in, n_out, gain)
         call = f"torch.nn.init.{scheme}_(w" + (", gain=calculate_gain('tanh'))" if gain != 1.0 else ")")
-        how = (f"Xavier: $\\sigma_W = G\\sqrt{{2/(n_{{in}} + n_{{out}})}} = {gain:.4g}\\sqrt{{2/({n_in} + {n_out})}}$"
-               + (" with $G = 5/3$ for tanh" if gain != 1.0 else " with $G = 1$ (the default)"))
+        how = ("Xavier, with $\\mathrm{gain} = " + ("5/3$ for tanh" if gain != 1.0 else "1$ (the default)")
+               + f": $\\sigma_W = \\mathrm{{gain}}\\sqrt{{2/(n_{{in}} + n_{{out}})}} = "
+               f"{gain:.4g}\\sqrt{{2/({n_in} + {n_out})}}")
     else:
         gain = init.calculate_gain(nonlin, slope)
         std = init.kaiming_std(n_in, n_out, gain, mode)
         a = f"a={slope:g}, " if slope is not None else ""
         call = f"torch.nn.init.{scheme}_(w, {a}mode='{mode}', nonlinearity='{nonlin}')"
         fan = n_in if mode == "fan_in" else n_out
-        how = (f"He: $\\sigma_W = G/\\sqrt{{n}}$ with $n = {fan}$ (`{mode}`) and "
-               f"$G = {gain:.4g}$ (`calculate_gain('{nonlin}'" + (f", {slope:g}" if slope else "") + ")`)")
+        how = (f"He, with $n = {fan}$ (`{mode}`) and $\\mathrm{{gain}} = {gain:.4g}$ (`calculate_gain('{nonlin}'"
+               + (f", {slope:g}" if slope else "") + f")`): $\\sigma_W = \\mathrm{{gain}}/\\sqrt{{n}} = "
+               f"{gain:.4g}/\\sqrt{{{fan}}}")
     uniform = scheme.endswith("uniform")
     answer = math.sqrt(3.0) * std if uniform else std
     ask = ("the bound $a$ of the uniform distribution $\\mathcal U(-a, a)$ it draws from" if uniform
@@ -45,7 +47,7 @@ def _init_std(rng: np.random.Generator) -> Variant:
               f"stores its weight as `w = torch.empty({n_out}, {n_in})`. It is initialized with `{call}`. "
               f"Give {ask}.")
     explanation = (f"PyTorch reads the fan-in from `w.size(1)` = {n_in} and the fan-out from `w.size(0)` = "
-                   f"{n_out}. {how} $= {std:.6g}$."
+                   f"{n_out}. {how} = {std:.6g}$."
                    + (f" A uniform distribution on $(-a, a)$ has variance $a^2/3$, so "
                       f"$a = \\sqrt 3\\,\\sigma_W = {answer:.6g}$." if uniform else ""))
     return Variant(prompt, {"n_in": n_in, "n_out": n_out, "scheme": scheme, "mode": mode,
@@ -57,7 +59,7 @@ def _init_std(rng: np.random.Generator) -> Variant:
 def _depth_scale(rng: np.random.Generator) -> Variant:
     n = int(rng.choice([64, 100, 256, 500]))
     depth = int(rng.choice([5, 10, 20]))
-    gain2 = float(rng.choice([0.5, 1.0, 2.0, 4.0]))       # G^2
+    gain2 = float(rng.choice([0.5, 1.0, 2.0, 4.0]))       # gain^2
     var0 = float(rng.choice([1.0, 2.0, 0.5]))
     # for ReLU, E[a^2] = Var(z)/2 for z symmetric around 0; Var(z^(l+1)) = n sigma_W^2 E[a^2]
     factor = gain2 / 2.0
@@ -71,7 +73,7 @@ def _depth_scale(rng: np.random.Generator) -> Variant:
     explanation = (f"$\\mathbb E[\\mathrm{{ReLU}}(z)^2] = \\tfrac12\\operatorname{{Var}} z$ for $z$ symmetric "
                    f"around 0, so each layer multiplies the variance by $n\\sigma_W^2/2 = {gain2:g}/2 = "
                    f"{factor:g}$. After {depth - 1} such steps: ${var0:g}\\cdot{factor:g}^{{{depth - 1}}} = "
-                   f"{var:.6g}$. Only $\\sigma_W^2 = 2/n$ (He, $G = \\sqrt 2$) keeps it constant.")
+                   f"{var:.6g}$. Only $\\sigma_W^2 = 2/n$ (He, $\\mathrm{{gain}} = \\sqrt 2$) keeps it constant.")
     return Variant(prompt, {"n": n, "depth": depth, "gain_squared": gain2, "var0": var0}, var,
                    explanation, rtol=1e-4)
 

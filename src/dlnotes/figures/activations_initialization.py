@@ -359,7 +359,7 @@ def torch_default_rows(depth: int = DEPTH, width: int = WIDTH, seed: int = 0) ->
     r"""The ReLU network with PyTorch's default ``nn.Linear`` initialization against He's.
 
     ``nn.Linear`` initializes its weight with ``kaiming_uniform_(a=√5)``:
-    :math:`G = \sqrt{2/(1+5)}`, so :math:`\mathcal U(\pm 1/\sqrt{n_{in}})`, standard deviation
+    :math:`\mathrm{gain} = \sqrt{2/(1+5)}`, so :math:`\mathcal U(\pm 1/\sqrt{n_{in}})`, standard deviation
     :math:`1/\sqrt{3 n_{in}}`, :math:`\sqrt 6` times smaller than He's. Rows
     ``[initialization, weight std of a hidden layer, std of a^(1), std of a^(D)]``.
     """
@@ -410,7 +410,7 @@ class NamedControl(Control):
 
 
 _EXPLORE_ACTS = ("tanh", "relu")
-_EXPLORE_LOG2_GAINS = np.arange(-2.0, 2.01, 0.5)
+_EXPLORE_LOG2_GAINS = np.array([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
 _EXPLORE_N = 300
 
 
@@ -455,7 +455,7 @@ def _draw_init(fig: Figure, log2_gain: float, activation: float):
         for l, h in enumerate(_ridge(st.activations, drop_zeros=name == "relu")):
             lines[l].set_data(centres, l + 1 + h)
         gain = 2.0 ** log2_gain
-        title.set_text(f"{ACT_LABELS[name]}, σ_W = {gain:.3g}/√n_in (G = {gain:.3g})")
+        title.set_text(f"{ACT_LABELS[name]}, σ_W = {gain:.3g}/√n_in (gain {gain:.3g})")
         std_line.set_data(layers, np.maximum(st.act_std, 1e-300))
         grad_line.set_data(layers, np.maximum(st.grad_norm, 1e-300))
         note.set_text(f"initial loss {st.loss:.3g} (log 10 = {math.log(10):.3f})")
@@ -468,10 +468,10 @@ def _draw_init(fig: Figure, log2_gain: float, activation: float):
 
 
 def init_explorable() -> Explorable:
-    r"""Explorable: the gain :math:`G` of :math:`\sigma_W = G/\sqrt{n_{in}}` and the activation, with the histograms of all ten layers."""
+    r"""Explorable: the gain of :math:`\sigma_W = \mathrm{gain}/\sqrt{n_{in}}` and the activation, with the histograms of all ten layers."""
     return Explorable(
         _draw_init,
-        [Control("log2_gain", "log₂ G (weights' std σ_W = G/√n_in)", _EXPLORE_LOG2_GAINS, value=0.0,
+        [Control("log2_gain", "log₂ gain (weights' std σ_W = gain/√n_in)", _EXPLORE_LOG2_GAINS, value=0.0,
                  fmt="{:+.1f}"),
          NamedControl("activation", "activation", [0.0, 1.0], value=0.0, names=("tanh", "ReLU"))],
         alt=("Left: histograms of the activations of the ten hidden layers of a 10-layer network on "
@@ -483,5 +483,5 @@ def init_explorable() -> Explorable:
              "gain near 1 keeps a broad shape in every layer. For ReLU the standard deviation shrinks "
              "or grows geometrically with depth unless the gain is near the square root of 2."),
         caption=("A 10-layer MLP (64 units per layer) on the digits, weights drawn from "
-                 "N(0, G²/n_in), biases 0. G = 1 is Xavier for equal widths, G = √2 is He."),
-        figsize=(8.6, 3.6), dpi=72)
+                 "N(0, gain²/n_in), biases 0. gain = 1 is Xavier for equal widths, gain = √2 is He."),
+        figsize=(8.6, 3.6), dpi=64)

@@ -20,7 +20,7 @@ from . import new_figure
 
 __all__ = [
     "ALPHA_SCRATCH", "ALPHA_FINETUNE", "MOMENTUM", "STEPS", "BATCH", "SEEDS", "SIZES", "METHODS",
-    "run", "method_table", "two_by_two", "size_figure", "task_facts", "example_images",
+    "run", "method_table", "two_by_two", "pixel_baseline", "size_figure", "task_facts", "example_images",
 ]
 
 #: SGD with momentum for every training run of the chapter: rates (the best of a sweep in
@@ -118,6 +118,23 @@ def two_by_two(little: int = 5, seeds=(0, 1)) -> tuple[list[list], dict]:
     acc = {(m, d, n): _stats(m, d, n, seeds) for m in methods for d, n in cells}
     rows = [[METHODS[m], *[_cell(acc[(m, d, n)]) for d, n in cells]] for m in methods]
     return rows, acc
+
+
+def pixel_baseline(sizes=SIZES, seeds=SEEDS) -> dict:
+    r"""A linear classifier on the raw (standardised) pixels, :func:`dlnotes.transfer.linear_probe` with no network at all.
+
+    Returns ``{per_class: accuracies over seeds}`` on the digits 5-9: the honest baseline
+    that tells how much of an 8x8 digit's class a linear model reads off the pixels.
+    """
+    _, target = tr.tasks()
+    out = {}
+    for n in sizes:
+        accs = []
+        for s in seeds:
+            d = tr.few_shot(target, n, s)
+            accs.append(tr.probe_accuracy(d.X_train, d.y_train, d.X_val, d.y_val))
+        out[n] = np.array(accs)
+    return out
 
 
 def size_figure(acc: dict, sizes=SIZES) -> Figure:

@@ -277,8 +277,10 @@ def _draw_finetune(fig: Figure, log10_alpha: float):
     probe_line = ax.plot([], [], "o-", color="#1b9e77", lw=2, ms=4, label="linear probe on the features")[0]
     val_line = ax.plot([], [], "s--", color="#d95f02", lw=1.5, ms=3, label="the fine-tuned network")[0]
     pre_probe = track(RATES[0]).probe[0]
-    ax.axhline(100 * pre_probe, color="0.6", lw=0.8, ls=":")
-    ax.text(STEPS, 100 * pre_probe + 1.5, "pre-trained features", fontsize=7, color="0.4", ha="right")
+    # below the moving curves (zorder 1), as in the blitted frames
+    ax.axhline(100 * pre_probe, color="0.6", lw=0.8, ls=":", zorder=1)
+    ax.text(STEPS, 100 * pre_probe + 1.5, "pre-trained features", fontsize=7, color="0.4", ha="right",
+            zorder=1)
     ax.set_xlim(-2, STEPS + 2)
     ax.set_ylim(0, 100)
     ax.set_xlabel("fine-tuning step $t$")

@@ -48,6 +48,7 @@ from ._validation import as_float_array, as_labels, as_scalar
 from .cnn import CNN, class_subset
 from .datasets import Dataset, digits
 from .losses import softmax_cross_entropy, softmax_cross_entropy_grad
+from ._threads import one_thread
 
 __all__ = [
     "SOURCE_CLASSES", "TARGET_CLASSES", "PRETRAIN", "PRETRAINED_FILE", "tasks", "few_shot",
@@ -384,23 +385,12 @@ Vert^2` (:math:`\lambda` = ``l2``, the bias not penalised)
         loss = float(softmax_cross_entropy(s, ya)) + 0.5 * l2 * float(np.sum(W * W))
         return loss, np.concatenate([(Fs.T @ g + l2 * W).ravel(), g.sum(axis=0)])
 
-    with _one_thread():
+    with one_thread():
         res = minimize(f, np.zeros(n * C + C), jac=True, method="L-BFGS-B",
                        options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-8})
     Ws, bs = res.x[:n * C].reshape(n, C), res.x[n * C:]
     W = Ws / sd[:, None]
     return W, bs - (mu / sd) @ Ws
-
-
-def _one_thread():
-    """Limit BLAS to one thread: the probe's matrices are tiny, and on a shared machine
-    L-BFGS-B's BLAS calls otherwise spend most of their time waiting for threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
 
 
 def probe_accuracy(F_train: Any, y_train: Any, F_val: Any, y_val: Any, l2: float = 1e-3) -> float:

@@ -21,6 +21,7 @@ from .. import initialization as init
 from ..datasets import digits
 from ..explorables import Control, Explorable
 from . import new_figure
+from .._threads import single_threaded
 
 __all__ = [
     "ACT_COLORS", "INIT_COLORS", "INIT_SCHEMES", "DEPTH", "WIDTH", "activation_curves",
@@ -118,6 +119,7 @@ def saturation_facts(depth: int = DEPTH) -> dict[str, float]:
             "tanh_mean": float(act.tanh(z).mean())}
 
 
+@single_threaded
 def maxout_rows(n_in: int = 64, n_out: int = 32, seed: int = 0) -> list[list]:
     r"""Maxout with chosen pieces against the ReLU and the leaky ReLU, on the digits' inputs.
 
@@ -165,6 +167,7 @@ class DeadRun:
 
 
 @functools.lru_cache(maxsize=None)
+@single_threaded
 def dead_relu_runs(lrs: tuple[float, ...] = (0.003, 0.05), epochs: int = 6, width: int = 64,
                    layers: int = 3, seed: int = 0) -> dict[tuple[str, float], DeadRun]:
     r"""Train a ReLU MLP with Adam at each rate (and a leaky ReLU one at the largest) and count dead units.
@@ -226,6 +229,7 @@ def dead_relu_figure(runs: dict[tuple[str, float], DeadRun]) -> Figure:
 # ------------------------------------------------------------------ initialization
 
 @functools.lru_cache(maxsize=None)
+@single_threaded
 def init_statistics(activation: str, depth: int = DEPTH, width: int = WIDTH,
                     seed: int = 0) -> dict[str, init.LayerStats]:
     r"""One forward and backward pass of a ``depth``-layer MLP on the digits for each of :data:`INIT_SCHEMES`.
@@ -330,6 +334,7 @@ def histogram_figure() -> Figure:
     return fig
 
 
+@single_threaded
 def init_training_rows(epochs: int = 3, lr: float = 0.01, seed: int = 0,
                        progress: bool | None = None) -> list[list]:
     r"""Train each (activation, initialization) of the experiment for a few epochs.
@@ -355,6 +360,7 @@ def init_training_rows(epochs: int = 3, lr: float = 0.01, seed: int = 0,
     return rows
 
 
+@single_threaded
 def torch_default_rows(depth: int = DEPTH, width: int = WIDTH, seed: int = 0) -> list[list]:
     r"""The ReLU network with PyTorch's default ``nn.Linear`` initialization against He's.
 
@@ -375,6 +381,7 @@ def torch_default_rows(depth: int = DEPTH, width: int = WIDTH, seed: int = 0) ->
     return rows
 
 
+@single_threaded
 def symmetry_facts(value: float = 0.05, epochs: int = 5, seed: int = 0) -> dict[str, float]:
     r"""Train a small tanh MLP whose weights all start at the same ``value``: its hidden units never become different.
 
@@ -415,6 +422,7 @@ _EXPLORE_N = 300
 
 
 @functools.lru_cache(maxsize=None)
+@single_threaded
 def _explore_stats(name: str, log2_gain: float) -> init.LayerStats:
     data = digits()
     model = init.DeepMLP(64, [WIDTH] * DEPTH, 10, activation=name, init="kaiming_normal",

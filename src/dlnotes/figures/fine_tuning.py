@@ -19,6 +19,7 @@ from .. import optim
 from .. import transfer as tr
 from ..explorables import Explorable
 from . import new_figure
+from .._threads import single_threaded
 from .activations_initialization import NamedControl
 from .transfer_learning import BATCH, MOMENTUM, STEPS
 
@@ -83,6 +84,7 @@ def _start(head: str, seed: int, dtype=np.float32):
 
 
 @functools.lru_cache(maxsize=None)
+@single_threaded
 def track(alpha: float, head: str = "fresh", seed: int = 0, body_factor: float = 1.0) -> Track:
     r"""Fine-tune at rate :math:`\alpha` (the body at ``body_factor`` :math:`\alpha`) from a fresh or a probed head, recording everything.
 
@@ -123,6 +125,7 @@ def track(alpha: float, head: str = "fresh", seed: int = 0, body_factor: float =
 
 
 @functools.lru_cache(maxsize=None)
+@single_threaded
 def _final(method: str, alpha: float, seed: int) -> float:
     """Final target validation accuracy of fine-tuning (``'finetune'``) or training from scratch."""
     pre, target = _setup()
@@ -224,6 +227,7 @@ def gradient_figure(alpha: float = GRAD_RATE) -> Figure:
     return fig
 
 
+@single_threaded
 def sharpness_rows(seeds=(0, 1), tol: float = 1e-2) -> list[list]:
     r"""The largest Hessian eigenvalue of the target training loss where each kind of run starts, and the stability limit it implies.
 

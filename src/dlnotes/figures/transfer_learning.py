@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from .. import optim
 from .. import transfer as tr
 from . import new_figure
+from .._threads import single_threaded
 
 __all__ = [
     "ALPHA_SCRATCH", "ALPHA_FINETUNE", "MOMENTUM", "STEPS", "BATCH", "SEEDS", "SIZES", "METHODS",
@@ -54,6 +55,7 @@ def _target(domain: str):
 
 
 @functools.lru_cache(maxsize=None)
+@single_threaded
 def run(method: str, domain: str, per_class: int | None, seed: int) -> float:
     r"""Validation accuracy on the target task of one method, domain, amount of data and seed.
 
@@ -120,6 +122,7 @@ def two_by_two(little: int = 5, seeds=(0, 1)) -> tuple[list[list], dict]:
     return rows, acc
 
 
+@single_threaded
 def pixel_baseline(sizes=SIZES, seeds=SEEDS) -> dict:
     r"""A linear classifier on the raw (standardised) pixels, :func:`dlnotes.transfer.linear_probe` with no network at all.
 
@@ -157,6 +160,7 @@ def size_figure(acc: dict, sizes=SIZES) -> Figure:
     return fig
 
 
+@single_threaded
 def task_facts() -> dict[str, float]:
     """Sizes of the two tasks and the pre-trained CNN's accuracy on the source task."""
     source, target = tr.tasks()

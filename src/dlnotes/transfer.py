@@ -338,7 +338,7 @@ def grouped_sgd(model: CNN, body_lr: float, head_lr: float, momentum: float = 0.
 # ------------------------------------------------------------------ probes
 
 def linear_probe(F: Any, y: Any, l2: float = 1e-3, n_classes: int | None = None,
-                 max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+                 max_iter: int = 500, gtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     r"""A linear probe: softmax regression on fixed features, fitted to convergence.
 
     The features are standardised with their training mean and standard deviation
@@ -361,6 +361,11 @@ Vert^2` (:math:`\lambda` = ``l2``, the bias not penalised)
     l2 : float >= 0
     n_classes : int, optional
         :math:`C`; default ``max(y) + 1``.
+    max_iter : int
+    gtol : float
+        L-BFGS stops when the largest gradient entry is below it (the default matches
+        scikit-learn's solution to about 1e-5 in the probabilities; 1e-5 is plenty for an
+        accuracy and three times faster).
 
     Returns
     -------
@@ -387,16 +392,17 @@ Vert^2` (:math:`\lambda` = ``l2``, the bias not penalised)
 
     with one_thread():
         res = minimize(f, np.zeros(n * C + C), jac=True, method="L-BFGS-B",
-                       options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-8})
+                       options={"maxiter": max_iter, "ftol": 1e-4 * gtol, "gtol": gtol})
     Ws, bs = res.x[:n * C].reshape(n, C), res.x[n * C:]
     W = Ws / sd[:, None]
     return W, bs - (mu / sd) @ Ws
 
 
-def probe_accuracy(F_train: Any, y_train: Any, F_val: Any, y_val: Any, l2: float = 1e-3) -> float:
+def probe_accuracy(F_train: Any, y_train: Any, F_val: Any, y_val: Any, l2: float = 1e-3,
+                   gtol: float = 1e-8) -> float:
     """Validation accuracy of a :func:`linear_probe` fitted on (F_train, y_train)."""
     C = int(max(np.max(y_train), np.max(y_val))) + 1
-    W, b = linear_probe(F_train, y_train, l2, n_classes=C)
+    W, b = linear_probe(F_train, y_train, l2, n_classes=C, gtol=gtol)
     Fv = as_float_array(F_val, "F_val", ndim=2)
     yv = as_labels(y_val, "y_val", n=Fv.shape[0], k=C)
     return float(np.mean(np.argmax(Fv @ W + b, axis=1) == yv))

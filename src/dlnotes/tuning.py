@@ -3,7 +3,7 @@ r"""The tuning recipe: search spaces, random and grid search, the learning-rate 
 Taught in the chapter *The tuning recipe*.
 
 * :func:`moving_average`: the trailing mean of the last :math:`M` values of a noisy curve
-  (a minibatch loss), :math:`\bar L_t = \frac1M\sum_{\tau = t-M+1}^{t} L_\tau`;
+  (a minibatch loss), :math:`\bar L_t = \frac{1}{T_{\text{avg}}}\sum_{\tau = t-T_{\text{avg}}+1}^{t} L_\tau`;
 * :class:`Uniform`, :class:`LogUniform`, :class:`Choice`: the range of one hyperparameter, which
   can be sampled (random search) or laid out on a grid; :func:`random_search` and
   :func:`grid_search` turn a dict of them into a list of configurations, :func:`run_search` runs an
@@ -56,9 +56,9 @@ def _rng(seed: Any) -> np.random.Generator:
 # ------------------------------------------------------------------ moving average
 
 def moving_average(x: Any, window: int) -> np.ndarray:
-    r"""The trailing moving average :math:`\bar L_t = \frac1M\sum_{\tau=t-M+1}^{t} L_\tau` with :math:`M` = ``window``.
+    r"""The trailing moving average :math:`\bar L_t = \frac{1}{T_{\text{avg}}}\sum_{\tau=t-T_{\text{avg}}+1}^{t} L_\tau` with :math:`T_{\text{avg}}` = ``window``.
 
-    For the first ``window - 1`` entries, where fewer than :math:`M` values exist, it is the mean
+    For the first ``window - 1`` entries, where fewer than :math:`T_{\text{avg}}` values exist, it is the mean
     of those there are (so the output has the input's length and starts at ``x[0]``). Computed
     from a cumulative sum in one pass. Chapter: *The tuning recipe* (reading noisy loss curves).
 

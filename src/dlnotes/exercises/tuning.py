@@ -103,8 +103,8 @@ def _moving_average_code(rng: np.random.Generator) -> Variant:
                  "    lo = np.maximum(t - window, 0)\n"
                  "    return (c[t] - c[lo]) / (t - lo)\n")
     prompt = ("Write `moving_average(x, window)` that returns, for every $t$, the mean of "
-              r"$x_{t-M+1}, \dots, x_t$ with $M$ = `window` (a *trailing* average, which uses no future values), "
-              "and the mean of all the values so far while $t < M - 1$. The output has the length of `x`.")
+              r"$x_{t-T_{\text{avg}}+1}, \dots, x_t$ with $T_{\text{avg}}$ = `window` (a *trailing* average, which uses no future values), "
+              "and the mean of all the values so far while $t < T_{\\text{avg}} - 1$. The output has the length of `x`.")
     explanation = ("A trailing average at step $t$ may only use steps up to $t$, or a plot of the training loss "
                    "would show a trend before it happens; `np.convolve(..., mode='same')` centres the window. A "
                    "cumulative sum gives every window's sum as a difference of two entries, in one pass."

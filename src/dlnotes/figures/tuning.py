@@ -240,7 +240,7 @@ def learning_curves_figure(final: training.History, curves: dict[str, training.H
     steps = np.arange(final.step_loss.size)
     ax.plot(steps, final.step_loss, ".", color="0.65", ms=1.5, label="minibatch loss")
     ax.plot(steps, tuning.moving_average(final.step_loss, window), color="#1f78b4", lw=2,
-            label=f"moving average, M = {window}")
+            label=f"moving average over {window} steps")
     ax.set_yscale("log")
     ax.set_xlabel("step $t$")
     ax.set_ylabel("loss (log scale)")

@@ -26,13 +26,14 @@ def test_the_chapter_has_at_least_five_exercises_with_valid_metadata():
     assert {e.answer_type for e in exercises.for_chapter(CHAPTER)} == {"numeric", "choice", "code"}
 
 
-def _torch_gd(A, b, x0, lr, steps):
+def _torch_gd(A, x_star, x0, lr, steps):
+    """torch.optim.SGD on f(x) = 1/2 (x - x*)^T A (x - x*), differentiated by autograd."""
     x = torch.tensor(np.asarray(x0, float), requires_grad=True)
-    At, bt = torch.tensor(np.asarray(A, float)), torch.tensor(np.asarray(b, float))
+    At, st = torch.tensor(np.asarray(A, float)), torch.tensor(np.asarray(x_star, float))
     opt = torch.optim.SGD([x], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
-        (0.5 * x @ At @ x - bt @ x).backward()
+        (0.5 * (x - st) @ At @ (x - st)).backward()
         opt.step()
     return x.detach().numpy()
 
@@ -52,7 +53,8 @@ def test_stability_bound_is_where_torch_sgd_switches_from_converging_to_divergin
 def test_two_gd_steps_match_torch_sgd(seed):
     inst = exercises.get("gradient-descent.gd-steps")(seed)
     p = inst.params
-    assert np.allclose(inst.solution, _torch_gd(p["A"], p["b"], p["x0"], p["lr"], 2), rtol=1e-12)
+    assert np.allclose(inst.solution, _torch_gd(p["A"], p["x_star"], p["x0"], p["lr"], 2), rtol=1e-12)
+    assert p["x0"] != p["x_star"]
 
 
 def _classify_by_iterating(factor_product: float) -> str:
@@ -147,8 +149,8 @@ def test_fd_cost_counts_match_scipy_and_the_closed_forms(seed):
 def test_gd_code_tests_expect_torch_iterates_and_the_reference_passes(seed):
     inst = exercises.get("gradient-descent.gd-code")(seed)
     steps = inst.params["steps"]
-    for (A, b, x0, lr, n), expected in inst.tests:
+    for (A, x_star, x0, lr, n), expected in inst.tests:
         assert n == steps
-        assert np.allclose(expected, _torch_gd(A, b, x0, lr, n), rtol=1e-10, atol=1e-12)
+        assert np.allclose(expected, _torch_gd(A, x_star, x0, lr, n), rtol=1e-10, atol=1e-12)
     assert inst.check(inst.solution).correct
     assert inst.check(inst.starter).score == 0

@@ -67,7 +67,7 @@ def test_nesterov_step_solution_matches_torch_through_the_change_of_variables(se
     p = inst.params
     x, v, lr, rho = np.array(p["x"]), np.array(p["v"]), p["lr"], p["momentum"]
     a = torch.tensor(p["a"], dtype=torch.float64)
-    # torch keeps x~ = x + rho v as the parameters and b = -v / lr as its buffer
+    # torch keeps x~ = x + rho v as the parameters and m = -v / lr as its buffer
     xt1, b1 = _torch_nesterov_step(x + rho * v, -v / lr, lambda q: a * q, lr, rho)
     v1 = -lr * b1
     np.testing.assert_allclose(inst.solution, [*(xt1 - rho * v1), *v1], rtol=1e-10, atol=1e-12)

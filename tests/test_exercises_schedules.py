@@ -110,3 +110,24 @@ def test_warmup_cosine_code_tests_expect_torch_rates_and_zero_after_the_run(seed
         assert expected == pytest.approx(ref, rel=1e-9, abs=1e-12 * lr), t
     assert inst.check(inst.solution).correct
     assert inst.check(inst.starter).score < inst.points
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_warmup_cosine_code_torch_claims_of_the_explanation_hold(seed):
+    inst = exercises.get("schedules.warmup-cosine-code")(seed)
+    p = inst.params
+    lr, W, T = p["lr"], p["warmup"], p["total"]
+    namespace: dict = {}
+    exec(inst.solution, namespace)                      # the reference solution of the exercise
+    ref = namespace["warmup_cosine"]
+    # "LambdaLR(opt, lambda t: warmup_cosine(t, 1.0, W, T)) gives exactly these rates", for every step
+    for t in range(W + T + 10):
+        got = _torch_rate(lambda o: L.LambdaLR(o, lambda s: ref(s, 1.0, W, T)), t, lr)
+        assert got == pytest.approx(ref(t, lr, W, T), rel=1e-12, abs=1e-15)
+    # "SequentialLR with start_factor=1e-12 agrees to within 1e-12 alpha for the first W + T steps"
+    for t in range(W + T + 1):
+        assert abs(_torch_warmup_cosine(lr, W, T, t) - ref(t, lr, W, T)) <= 1e-12 * lr * (1 + 1e-9)
+    assert f"start_factor=1e-12, total_iters={W}" in inst.explanation
+    assert f"LambdaLR(opt, lambda t: warmup_cosine(t, 1.0, {W}, {T}))" in inst.explanation
+    with pytest.raises(ValueError):                     # "LinearLR refuses to start from exactly 0"
+        L.LinearLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr), start_factor=0.0)

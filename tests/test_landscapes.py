@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.optimize
 import sympy as sp
 import torch
@@ -15,9 +16,11 @@ from numpy.testing import assert_allclose
 
 from dlnotes import optim
 from dlnotes.gradcheck import numerical_gradient
-from dlnotes.landscapes import (EscapeSaddle, Quadratic, Rosenbrock, classify_critical_point,
-                                gd_on_quadratic, gd_regime, ill_conditioned_quadratic, optimal_lr,
-                                saddle, stability_bound)
+from dlnotes import schedules
+from dlnotes.landscapes import (EscapeSaddle, Quadratic, Rosenbrock, averaged_noise_floor,
+                                classify_critical_point, gd_on_quadratic, gd_regime,
+                                ill_conditioned_quadratic, noise_floor, noisy_quadratic_run,
+                                optimal_lr, saddle, stability_bound)
 
 POINTS = np.array([[0.3, -0.7], [-1.2, 1.0], [1.5, 2.2], [0.0, 0.0], [2.0, -1.0]])
 
@@ -26,6 +29,7 @@ def landscapes():
     A = np.array([[3.0, 1.0], [1.0, 2.0]])
     return {
         "quadratic": Quadratic(A, b=[1.0, -1.0], c=0.5),
+        "centred": Quadratic(A, x_star=[0.4, -1.1], f_star=-0.3),
         "ill": ill_conditioned_quadratic(50.0, angle=0.4),
         "saddle": saddle(),
         "escape": EscapeSaddle(),
@@ -275,3 +279,135 @@ def test_bad_arguments_of_the_quadratic_tools_name_the_argument():
         stability_bound(saddle())
     with pytest.raises(ValueError, match="lr"):
         gd_regime(float("nan"), 1.0)
+
+
+# ------------------------------------------------------------------ the centred quadratic
+
+def test_centred_quadratic_is_the_expanded_one_with_b_equal_to_a_x_star():
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    x_star, f_star = np.array([0.4, -1.1]), -0.3
+    q = Quadratic(A, x_star=x_star, f_star=f_star)
+    expanded = Quadratic(A, b=A @ x_star, c=f_star + 0.5 * x_star @ A @ x_star)
+    assert_allclose(q.critical_point, x_star, rtol=0, atol=0)
+    assert q.f_star == pytest.approx(f_star) and q(x_star) == pytest.approx(f_star, abs=1e-15)
+    for p in POINTS:
+        e = torch.tensor(p - x_star, requires_grad=True)
+        out = 0.5 * e @ torch.tensor(A) @ e + f_star          # the centred formula, by autograd
+        out.backward()
+        assert q(p) == pytest.approx(out.item(), rel=1e-13) == expanded(p)
+        assert_allclose(q.grad(p), e.grad.numpy(), rtol=1e-13, atol=1e-14)
+        assert_allclose(expanded.grad(p), q.grad(p), rtol=1e-12, atol=1e-13)
+
+
+def test_centred_and_expanded_arguments_exclude_each_other():
+    with pytest.raises(ValueError, match="x_star"):
+        Quadratic(np.eye(2), b=[1.0, 0.0], x_star=[1.0, 0.0])
+    with pytest.raises(ValueError, match="f_star"):
+        Quadratic(np.eye(2), c=1.0, f_star=0.0)
+    with pytest.raises(ValueError, match="x_star must have shape"):
+        Quadratic(np.eye(2), x_star=[1.0, 2.0, 3.0])
+
+
+# ------------------------------------------------------------------ SGD's noise floor
+
+def _stationary_covariance(lr, lam, var_noise, rho):
+    """Covariance of the state (x_t, x_{t-1}) of heavy ball on the noisy quadratic, by SciPy's Lyapunov solver."""
+    F = np.array([[1 + rho - lr * lam, -rho], [1.0, 0.0]])
+    Q = np.array([[lr * lr * var_noise, 0.0], [0.0, 0.0]])
+    return F, scipy.linalg.solve_discrete_lyapunov(F, Q)
+
+
+@pytest.mark.parametrize("lr, rho, batch", [(1e-2, 0.0, 1), (1e-3, 0.9, 1), (0.3, 0.5, 4), (1.1, 0.0, 2),
+                                            (0.05, 0.99, 10)])
+def test_noise_floor_is_the_stationary_variance_from_scipys_lyapunov_solver(lr, rho, batch):
+    lam, sigma = 1.7, 0.8
+    _, S = _stationary_covariance(lr, lam, sigma ** 2 / batch, rho)
+    assert noise_floor(lr, curvature=lam, noise=sigma, batch_size=batch, momentum=rho) == \
+        pytest.approx(S[0, 0], rel=1e-9)
+
+
+def test_momentum_has_the_floor_of_sgd_at_the_effective_rate_not_at_its_own():
+    rho = 0.9
+    mom = noise_floor(1e-3, momentum=rho)
+    assert mom == pytest.approx(noise_floor(1e-3 / (1 - rho)), rel=0.01)
+    assert mom > 9 * noise_floor(1e-3)
+
+
+@pytest.mark.parametrize("lr, rho", [(0.05, 0.0), (0.02, 0.8)])
+def test_averaged_noise_floor_sums_the_autocovariances_of_the_lyapunov_solution(lr, rho):
+    lam, sigma, T = 1.3, 0.7, 40
+    F, S = _stationary_covariance(lr, lam, sigma ** 2, rho)
+    gam = [(np.linalg.matrix_power(F, k) @ S)[0, 0] for k in range(T)]
+    cov = np.array([[gam[abs(s - u)] for u in range(T)] for s in range(T)])
+    expected = cov.sum() / T ** 2                      # Var of the mean of T stationary iterates
+    assert averaged_noise_floor(lr, T, curvature=lam, noise=sigma, momentum=rho) == \
+        pytest.approx(expected, rel=1e-9)
+    # and the large-T limit sigma^2 / (lambda^2 T), whatever the rate
+    big = 200_000
+    assert averaged_noise_floor(lr, big, curvature=lam, noise=sigma, momentum=rho) == \
+        pytest.approx(sigma ** 2 / (lam ** 2 * big), rel=0.01)
+
+
+def test_noisy_quadratic_run_is_torch_sgd_fed_the_same_noise():
+    lr, rho, lam, sigma, batch, runs, steps = 0.05, 0.9, 1.5, 0.7, 4, 6, 40
+    sched = schedules.inverse_time(lr, 0.05)
+    out = noisy_quadratic_run(lr, steps, curvature=lam, noise=sigma, batch_size=batch, momentum=rho,
+                              schedule=sched, runs=runs, x0=0.3, burn_in=10, seed=3)
+    xi = np.random.default_rng(3).standard_normal((steps, runs)) * sigma / np.sqrt(batch)
+    x = torch.full((runs,), 0.3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([x], lr=lr, momentum=rho)
+    seen, total = [0.09], np.zeros(runs)
+    for t in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = sched(t)
+        opt.zero_grad()
+        (0.5 * lam * (x * x).sum() + (torch.tensor(xi[t]) * x).sum()).backward()
+        opt.step()
+        xt = x.detach().numpy()
+        seen.append(float(np.mean(xt ** 2)))
+        if t + 1 > 10:
+            total += xt
+    assert_allclose(out.final, x.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert_allclose(out.second_moment, seen, rtol=1e-12)
+    assert_allclose(out.average, total / (steps - 10), rtol=1e-12)
+    assert_allclose(out.lr, [sched(t) for t in range(steps)])
+
+
+def test_noisy_quadratic_run_draws_the_noise_stream_in_order_across_chunks():
+    # 2**17 runs: the noise is drawn 8 rows at a time, and must still be one stream
+    runs, steps = 2 ** 17, 20
+    out = noisy_quadratic_run(0.1, steps, runs=runs, seed=5, burn_in=0)
+    xi = np.random.default_rng(5).standard_normal((steps, runs))
+    x = np.zeros(runs)
+    for t in range(steps):
+        x = x - 0.1 * (x + xi[t])
+    assert_allclose(out.final, x, rtol=1e-12, atol=1e-15)
+
+
+def test_simulated_floors_agree_with_the_closed_forms():
+    sgd = noisy_quadratic_run(1e-2, 6000, burn_in=3000, runs=1000)
+    mom = noisy_quadratic_run(1e-3, 6000, momentum=0.9, burn_in=3000, runs=1000)
+    assert sgd.stationary_second_moment == pytest.approx(noise_floor(1e-2), rel=0.05)
+    assert mom.stationary_second_moment == pytest.approx(noise_floor(1e-3, momentum=0.9), rel=0.05)
+    assert sgd.averaged_second_moment == pytest.approx(averaged_noise_floor(1e-2, 3000), rel=0.15)
+    assert mom.averaged_second_moment == pytest.approx(averaged_noise_floor(1e-3, 3000, momentum=0.9),
+                                                       rel=0.15)
+
+
+def test_noisy_quadratic_tools_reject_bad_arguments_by_name():
+    with pytest.raises(ValueError, match="stability limit"):
+        noisy_quadratic_run(2.5, 100, runs=4)
+    with pytest.raises(ValueError, match="diverged at step"):
+        noisy_quadratic_run(0.1, 3000, runs=4, schedule=lambda t: 0.1 if t < 10 else 3.0)
+    with pytest.raises(ValueError, match="burn_in"):
+        noisy_quadratic_run(0.1, 10, burn_in=10)
+    with pytest.raises(ValueError, match="batch_size"):
+        noisy_quadratic_run(0.1, 10, batch_size=0)
+    with pytest.raises(ValueError, match="momentum"):
+        noisy_quadratic_run(0.1, 10, momentum=1.0)
+    with pytest.raises(TypeError, match="schedule"):
+        noisy_quadratic_run(0.1, 10, schedule=0.1)
+    with pytest.raises(ValueError, match="stability limit"):
+        noise_floor(2.0)
+    with pytest.raises(ValueError, match="steps_averaged"):
+        averaged_noise_floor(0.1, 0)

@@ -18,7 +18,7 @@ from dlnotes.landscapes import EscapeSaddle, Rosenbrock
 
 S = N.SYMBOLS
 rho, alpha = S["rho"], S["alpha"]
-v_t, v_n, xt_t, xt_n, b_t, b_n = (S[k] for k in ("v_t", "v_next", "x_tilde_t", "x_tilde_next", "b_t", "b_next"))
+v_t, v_n, xt_t, xt_n, m_t, m_n = (S[k] for k in ("v_t", "v_next", "x_tilde_t", "x_tilde_next", "m_t", "m_next"))
 g = S["grad_f"]
 
 
@@ -36,7 +36,7 @@ def test_the_derivation_ends_at_the_rearranged_form_and_pytorchs_form():
     assert r"v_{t+1} &= \rho v_{t} - \alpha \nabla f(\tilde{x}_t)" in rearranged.latex
     assert r"\tilde{x}_{t+1} &= \tilde{x}_t + v_{t+1} + \rho \left(v_{t+1} - v_{t}\right)" in \
         N.DERIVATION[titles.index("Read it as a step plus a correction")].latex
-    assert r"b_{t+1} &= \rho b_{t} + \nabla f(\tilde{x}_t)" in N.DERIVATION[-1].latex
+    assert r"m_{t+1} &= \rho m_{t} + \nabla f(\tilde{x}_t)" in N.DERIVATION[-1].latex
 
 
 CORRUPTIONS = {
@@ -46,7 +46,7 @@ CORRUPTIONS = {
     "v_t for v_{t+1}": (5, 1, lambda: xt_t + v_n + rho * (v_t - v_t)),
     "gradient at the wrong point": (1, 0, lambda: rho * v_t - alpha * g(xt_t + rho * v_t)),
     "alpha dropped": (6, 1, lambda: xt_t - g(xt_t) + rho * v_n),
-    "b_t for b_{t+1} in the torch form": (7, 1, lambda: xt_t - alpha * (g(xt_t) + rho * b_t)),
+    "m_t for m_{t+1} in the torch form": (7, 1, lambda: xt_t - alpha * (g(xt_t) + rho * m_t)),
     "velocity sign": (3, 0, lambda: rho * v_t + alpha * g(xt_t)),
 }
 

@@ -25,7 +25,7 @@ the one before it; a slip in any step (a sign, a factor, an index) makes it fail
 tests check that it does.
 
 How a step is checked: each step's equations, after undoing its changes of variables
-(:math:`\tilde x = x + \rho v`, :math:`b = -v/\alpha`), are solved for
+(:math:`\tilde x = x + \rho v`, :math:`m = -v/\alpha`), are solved for
 :math:`(x_{t+1}, v_{t+1})` in terms of :math:`(x_t, v_t)`. Two steps are equivalent when
 the solutions agree identically in :math:`x_t, v_t, \rho, \alpha` and the unknown gradient
 function. The algebra only adds vectors and multiplies them by scalars, so checking it
@@ -58,19 +58,19 @@ __all__ = [
 rho, alpha = sp.symbols("rho alpha", positive=True)
 x_t, v_t, x_next, v_next = sp.symbols("x_t v_t x_{t+1} v_{t+1}")
 xt_t, xt_next = sp.symbols(r"\tilde{x}_t \tilde{x}_{t+1}")
-b_t, b_next = sp.symbols("b_t b_{t+1}")
+m_t, m_next = sp.symbols("m_t m_{t+1}")
 #: the gradient :math:`\nabla f`, an unknown function
 grad_f = sp.Function("g")
 
 #: The symbols of the derivation, by name.
 SYMBOLS: dict[str, Any] = {
     "rho": rho, "alpha": alpha, "x_t": x_t, "v_t": v_t, "x_next": x_next, "v_next": v_next,
-    "x_tilde_t": xt_t, "x_tilde_next": xt_next, "b_t": b_t, "b_next": b_next, "grad_f": grad_f,
+    "x_tilde_t": xt_t, "x_tilde_next": xt_next, "m_t": m_t, "m_next": m_next, "grad_f": grad_f,
 }
 
 # the changes of variables used along the way, written in the base variables x, v
 _TILDE = {xt_t: x_t + rho * v_t, xt_next: x_next + rho * v_next}
-_TORCH = {b_t: -v_t / alpha, b_next: -v_next / alpha}
+_TORCH = {m_t: -v_t / alpha, m_next: -v_next / alpha}
 
 
 def _add(*terms):
@@ -177,10 +177,10 @@ DERIVATION: tuple[DerivationStep, ...] = (
         _TILDE),
     DerivationStep(
         "PyTorch's units",
-        r"With $b = -v/\alpha$ (a sum of gradients: torch's `momentum_buffer`) this is "
+        r"With $m = -v/\alpha$ (a sum of gradients: torch's `momentum_buffer`) this is "
         r"`torch.optim.SGD(nesterov=True)`, with the look-ahead point as its parameters.",
-        (_eq(b_next, _add(_mul(rho, b_t), _g_tilde)),
-         _eq(xt_next, _add(xt_t, _mul(-1, alpha, _add(_g_tilde, _mul(rho, b_next)))))),
+        (_eq(m_next, _add(_mul(rho, m_t), _g_tilde)),
+         _eq(xt_next, _add(xt_t, _mul(-1, alpha, _add(_g_tilde, _mul(rho, m_next)))))),
         {**_TILDE, **_TORCH}),
 )
 

@@ -4,13 +4,13 @@ Taught in the chapters *Gradient descent and its problems* (batch sizes), *Adapt
 minibatch noise, schedules) and used by the tuning recipe of *Transfer learning and
 practical training*.
 
-* :class:`SoftmaxRegression`: scores :math:`s = XW + b` (a convex problem);
-* :class:`MLP`: one hidden layer, :math:`s = \phi(XW_1 + b_1)W_2 + b_2` (not convex).
+* :class:`SoftmaxRegression`: scores (logits) :math:`z = XW + b` (a convex problem);
+* :class:`MLP`: one hidden layer, :math:`z = \phi(XW_1 + b_1)W_2 + b_2` (not convex).
 
 Both minimise the mean softmax cross-entropy
-:math:`L(\theta) = \frac1N\sum_i -\log\operatorname{softmax}(s_i)_{t_i}` computed by
+:math:`L(\theta) = \frac1N\sum_i -\log\operatorname{softmax}(z_i)_{y_i}` computed by
 :func:`dlnotes.losses.softmax_cross_entropy`, with a ``forward`` that returns the scores
-and a cache and a ``backward`` that turns :math:`\partial L/\partial s` into the
+and a cache and a ``backward`` that turns :math:`\partial L/\partial z` into the
 parameter gradients. :func:`train` runs minibatch SGD-style training with any
 :mod:`dlnotes.optim` optimizer and records the losses; :func:`compare_optimizers` trains
 the same initial model with several optimizers on the same batches.
@@ -64,7 +64,7 @@ class Classifier(ABC):
 
     @abstractmethod
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Scores of shape (N, k) and what :meth:`backward` needs."""
+        """Scores of shape (N, C) and what :meth:`backward` needs."""
 
     @abstractmethod
     def backward(self, dscores: np.ndarray, cache: tuple) -> list[np.ndarray]:
@@ -77,7 +77,7 @@ class Classifier(ABC):
         return Xa.astype(self.params[0].dtype, copy=False)
 
     def scores(self, X: Any) -> np.ndarray:
-        """Class scores (logits) of shape (N, k) for inputs X of shape (N, D)."""
+        """Class scores (logits) of shape (N, C) for inputs X of shape (N, n_features)."""
         return self.forward(self._check_X(X))[0]
 
     def predict(self, X: Any) -> np.ndarray:
@@ -99,8 +99,8 @@ class Classifier(ABC):
 
         Parameters
         ----------
-        X : array of shape (B, D)
-        y : int array of shape (B,), labels in {0, ..., k-1}
+        X : array of shape (B, n_features)
+        y : int array of shape (B,), labels in {0, ..., C-1}
 
         Returns
         -------
@@ -120,10 +120,10 @@ class Classifier(ABC):
 
 
 class SoftmaxRegression(Classifier):
-    r"""Softmax (multinomial logistic) regression, :math:`s = XW + b`.
+    r"""Softmax (multinomial logistic) regression, scores :math:`z = XW + b`.
 
-    Parameters: ``W`` of shape (D, k) drawn from :math:`\mathcal N(0, 0.01^2)` with
-    ``seed``, ``b`` of shape (k,) zero; ``params = [W, b]``. The loss is convex in
+    Parameters: ``W`` of shape (n_features, C) drawn from :math:`\mathcal N(0, 0.01^2)` with
+    ``seed``, ``b`` of shape (C,) zero; ``params = [W, b]``. The loss is convex in
     :math:`(W, b)`.
 
     Chapters: *Gradient descent and its problems*, *Adaptive learning rates*, *Learning-rate schedules* (a convex problem to compare optimizers on).
@@ -131,9 +131,9 @@ class SoftmaxRegression(Classifier):
     Parameters
     ----------
     n_features : int
-        :math:`D`.
+        Number of inputs, :math:`n_{in}`.
     n_classes : int >= 2
-        :math:`k`.
+        :math:`C`.
     seed : int
     dtype : float32 or float64
     """
@@ -150,11 +150,11 @@ class SoftmaxRegression(Classifier):
         self.params = [self.W, self.b]
 
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Scores of shape (N, k) and the cache ``(X,)`` for :meth:`backward`."""
+        """Scores of shape (N, C) and the cache ``(X,)`` for :meth:`backward`."""
         return X @ self.W + self.b, (X,)
 
     def backward(self, dscores: np.ndarray, cache: tuple) -> list[np.ndarray]:
-        r"""Gradients :math:`[X^\top \partial s,\ \sum_i \partial s_i]` from :math:`\partial L/\partial s` of shape (N, k)."""
+        r"""Gradients :math:`[X^\top \partial z,\ \sum_i \partial z_i]` from :math:`\partial z = \partial L/\partial z` of shape (N, C)."""
         (X,) = cache
         return [X.T @ dscores, dscores.sum(axis=0)]
 
@@ -166,22 +166,23 @@ _ACT = {
 
 
 class MLP(Classifier):
-    r"""One-hidden-layer network, :math:`h = \phi(XW_1 + b_1)`, :math:`s = hW_2 + b_2`.
+    r"""One-hidden-layer network: pre-activation :math:`z^{(1)} = XW_1 + b_1`, activation :math:`a^{(1)} = \phi(z^{(1)})`, scores :math:`z = z^{(2)} = a^{(1)}W_2 + b_2`.
 
-    Initialisation (with ``seed``): :math:`W_1 \sim \mathcal N(0, g/D)` with
-    :math:`g = 2` for ReLU (He) and 1 for tanh (LeCun/Xavier),
-    :math:`W_2 \sim \mathcal N(0, 1/H)`, biases zero. ``params = [W1, b1, W2, b2]``.
+    Initialisation (with ``seed``): :math:`W_1 \sim \mathcal N(0, \text{gain}/n_{in})` with
+    gain 2 for ReLU (He) and 1 for tanh (LeCun/Xavier), :math:`n_{in}` = ``n_features`` the
+    fan-in of the first layer, and :math:`W_2 \sim \mathcal N(0, 1/\texttt{n\_hidden})` (its
+    fan-in), biases zero. ``params = [W1, b1, W2, b2]``.
 
     Chapters: *Gradient descent and its problems*, *Adaptive learning rates*, *Learning-rate schedules* (training a small network on digits).
 
     Parameters
     ----------
     n_features : int
-        :math:`D`.
+        Number of inputs, :math:`n_{in}`.
     n_hidden : int
-        :math:`H`.
+        Number of hidden units.
     n_classes : int >= 2
-        :math:`k`.
+        :math:`C`.
     activation : {'relu', 'tanh'}
     seed : int
     dtype : float32 or float64
@@ -208,14 +209,14 @@ class MLP(Classifier):
         self.params = [self.W1, self.b1, self.W2, self.b2]
 
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Scores of shape (N, k) and the cache ``(X, z, h)`` for :meth:`backward`."""
+        """Scores of shape (N, C) and the cache ``(X, z1, a1)`` (pre-activation and activation of the hidden layer) for :meth:`backward`."""
         phi, _ = _ACT[self.activation]
         z = X @ self.W1 + self.b1
         h = phi(z)
         return h @ self.W2 + self.b2, (X, z, h)
 
     def backward(self, dscores: np.ndarray, cache: tuple) -> list[np.ndarray]:
-        r"""Backpropagation: gradients of ``[W1, b1, W2, b2]`` from :math:`\partial L/\partial s`."""
+        r"""Backpropagation: gradients of ``[W1, b1, W2, b2]`` from :math:`\partial L/\partial z`."""
         X, z, h = cache
         _, dphi = _ACT[self.activation]
         dW2 = h.T @ dscores

@@ -34,15 +34,15 @@ def _adagrad_steps(rng: np.random.Generator) -> Variant:
     x2, s2 = optim.adagrad_step(x1, s1, g2, lr, eps)
     prompt = (f"AdaGrad (`torch.optim.Adagrad(lr={lr:g})`, $\\varepsilon = 10^{{-10}}$ outside the root) "
               f"starts at $x_0 = {_vec(x0)}$ with $s_0 = 0$ and receives the gradients "
-              f"$g_1 = {_vec(g1)}$ and then $g_2 = {_vec(g2)}$. Using "
-              r"$s_t = s_{t-1} + g_t^2$ and $x_t = x_{t-1} - \alpha\, g_t/(\sqrt{s_t} + \varepsilon)$ "
+              f"$g_0 = {_vec(g1)}$ and then $g_1 = {_vec(g2)}$. Using "
+              r"$s_{t+1} = s_t + g_t^2$ and $x_{t+1} = x_t - \alpha\, g_t/(\sqrt{s_{t+1}} + \varepsilon)$ "
               r"elementwise, what is $x_2$?")
-    explanation = (f"- $s_1 = g_1^2 = {_vec(s1)}$, so $x_1 = x_0 - \\alpha g_1/\\sqrt{{s_1}} = {_vec(x1)}$: "
+    explanation = (f"- $s_1 = g_0^2 = {_vec(s1)}$, so $x_1 = x_0 - \\alpha g_0/\\sqrt{{s_1}} = {_vec(x1)}$: "
                    "both coordinates move by exactly $\\alpha$, whatever the size of their gradient.\n"
-                   f"- $s_2 = s_1 + g_2^2 = {_vec(s2)}$; the per-coordinate rates are "
+                   f"- $s_2 = s_1 + g_1^2 = {_vec(s2)}$; the per-coordinate rates are "
                    f"$\\alpha/\\sqrt{{s_2}} = {_vec(lr / np.sqrt(s2))}$, and "
-                   f"$x_2 = x_1 - (\\alpha/\\sqrt{{s_2}})\\, g_2 = {_vec(x2)}$.\n\n"
-                   "The sum in $s_t$ runs over the *time steps* $1, \\dots, t$, separately for each "
+                   f"$x_2 = x_1 - (\\alpha/\\sqrt{{s_2}})\\, g_1 = {_vec(x2)}$.\n\n"
+                   "The sum in $s_t$ runs over the *time steps* $0, \\dots, t-1$, separately for each "
                    "coordinate; it never mixes coordinates.")
     return Variant(prompt, {"x0": x0.tolist(), "g1": g1.tolist(), "g2": g2.tolist(), "lr": lr},
                    x2.tolist(), explanation, rtol=1e-4, atol=1e-6)
@@ -58,15 +58,16 @@ def _rmsprop_steps(rng: np.random.Generator) -> Variant:
     eps = 1e-8
     x1, s1 = optim.rmsprop_step(x0, np.zeros(2), g1, lr, beta, eps)
     x2, s2 = optim.rmsprop_step(x1, s1, g2, lr, beta, eps)
-    prompt = (f"RMSProp (`torch.optim.RMSprop(lr={lr:g}, alpha={beta:g})`, so $\\beta = {beta:g}$ and "
-              f"$\\varepsilon = 10^{{-8}}$ outside the root) starts at $x_0 = {_vec(x0)}$ with $s_0 = 0$ and "
-              f"receives $g_1 = {_vec(g1)}$, then $g_2 = {_vec(g2)}$. With "
-              r"$s_t = \beta s_{t-1} + (1-\beta) g_t^2$ and $x_t = x_{t-1} - \alpha g_t/(\sqrt{s_t} + \varepsilon)$, "
+    prompt = (f"RMSProp (`torch.optim.RMSprop(lr={lr:g}, alpha={beta:g})`, so the decay rate is "
+              f"$\\beta_2 = {beta:g}$, and $\\varepsilon = 10^{{-8}}$ outside the root) starts at "
+              f"$x_0 = {_vec(x0)}$ with $s_0 = 0$ and receives $g_0 = {_vec(g1)}$, then $g_1 = {_vec(g2)}$. "
+              r"With $s_{t+1} = \beta_2 s_t + (1-\beta_2) g_t^2$ and "
+              r"$x_{t+1} = x_t - \alpha g_t/(\sqrt{s_{t+1}} + \varepsilon)$, "
               r"give $x_2$ and $s_2$ (four numbers).")
-    explanation = (f"- $s_1 = (1-\\beta) g_1^2 = {_vec(s1, 6)}$ and $x_1 = {_vec(x1)}$. The first step is "
-                   f"$\\alpha/\\sqrt{{1-\\beta}} = {lr / np.sqrt(1 - beta):.4g}$ per coordinate: "
+    explanation = (f"- $s_1 = (1-\\beta_2) g_0^2 = {_vec(s1, 6)}$ and $x_1 = {_vec(x1)}$. The first step is "
+                   f"$\\alpha/\\sqrt{{1-\\beta_2}} = {lr / np.sqrt(1 - beta):.4g}$ per coordinate: "
                    "$s$ starts at zero, so the first steps are large (RMSProp has no bias correction).\n"
-                   f"- $s_2 = \\beta s_1 + (1-\\beta) g_2^2 = {_vec(s2, 6)}$ and $x_2 = {_vec(x2)}$.")
+                   f"- $s_2 = \\beta_2 s_1 + (1-\\beta_2) g_1^2 = {_vec(s2, 6)}$ and $x_2 = {_vec(x2)}$.")
     return Variant(prompt, {"x0": x0.tolist(), "g1": g1.tolist(), "g2": g2.tolist(), "lr": lr,
                             "beta": beta}, [*x2.tolist(), *s2.tolist()], explanation,
                    rtol=1e-4, atol=1e-8)
@@ -87,14 +88,15 @@ def _adam_bias(rng: np.random.Generator) -> Variant:
     m2, s2 = out[True][2], out[True][3]
     mh, sh = m2 / (1 - betas[0] ** 2), s2 / (1 - betas[1] ** 2)
     prompt = (f"Adam with $\\alpha = {lr:g}$, $\\beta_1 = 0.9$, $\\beta_2 = 0.999$, $\\varepsilon = 10^{{-8}}$ "
-              f"starts at $x_0 = {_vec(x0)}$ with zero moments and receives $g_1 = {_vec(g1)}$, then "
-              f"$g_2 = {_vec(g2)}$. Give $x_2$ with bias correction "
-              r"($\hat m_t = m_t/(1-\beta_1^t)$, $\hat s_t = s_t/(1-\beta_2^t)$, PyTorch's `Adam`) and "
+              f"starts at $x_0 = {_vec(x0)}$ with zero moments and receives $g_0 = {_vec(g1)}$, then "
+              f"$g_1 = {_vec(g2)}$. Give $x_2$ with bias correction "
+              r"($\hat m_t = m_t/(1-\beta_1^t)$, $\hat s_t = s_t/(1-\beta_2^t)$ for moments $m_t, s_t$ "
+              r"that hold $t$ gradients, PyTorch's `Adam`) and "
               r"$x_2$ without it ($\hat m_t = m_t$, $\hat s_t = s_t$): four numbers, corrected first.")
     explanation = (f"The moments do not depend on the correction: $m_2 = {_vec(m2, 6)}$, "
                    f"$s_2 = {_vec(s2, 7)}$.\n\n"
                    f"- With correction, $x_1 = {_vec(out[True][0])}$ (a step of $\\alpha$ against the sign "
-                   f"of $g_1$), $\\hat m_2 = {_vec(mh)}$, $\\hat s_2 = {_vec(sh)}$ and "
+                   f"of $g_0$), $\\hat m_2 = {_vec(mh)}$, $\\hat s_2 = {_vec(sh)}$ and "
                    f"$x_2 = {_vec(out[True][1])}$.\n"
                    f"- Without, $x_1 = {_vec(out[False][0])}$: the first step is "
                    f"$(1-\\beta_1)/\\sqrt{{1-\\beta_2}} = {optim.adam_uncorrected_step_factor(1):.4f}$ "
@@ -138,17 +140,17 @@ def _adamw_vs_l2(rng: np.random.Generator) -> Variant:
     x_l2, _, _ = optim.adam_step(x0, z, z, g, 1, lr, weight_decay=lam)
     x_w, _, _ = optim.adamw_step(x0, z, z, g, 1, lr, weight_decay=lam)
     ge = g + lam * x0
-    prompt = (f"A weight vector $x_0 = {_vec(x0)}$ has the loss gradient $g_1 = {_vec(g)}$ at the first "
+    prompt = (f"A weight vector $x_0 = {_vec(x0)}$ has the loss gradient $g_0 = {_vec(g)}$ at the first "
               f"step. Compare `torch.optim.Adam(lr={lr:g}, weight_decay={lam:g})` (L2 in the loss: Adam sees "
               r"$g + \lambda x$) with `torch.optim.AdamW(lr=" f"{lr:g}, weight_decay={lam:g})` (decoupled: "
               r"$x \leftarrow (1 - \alpha\lambda)x$, then Adam on $g$). Default betas, "
               r"$\varepsilon = 10^{-8}$. Give $x_1$ for Adam, then for AdamW (four numbers).")
-    explanation = (r"At the first step Adam's bias-corrected update is $-\alpha\,\tilde g/(|\tilde g| + \varepsilon)$ "
-                   r"$\approx -\alpha\operatorname{sign}\tilde g$ for the gradient $\tilde g$ it sees." "\n\n"
-                   f"- Adam + L2 sees $g + \\lambda x_0 = {_vec(ge)}$, so $x_1 = {_vec(x_l2)}$: the decay "
+    explanation = (r"At the first step Adam's bias-corrected update is $-\alpha\,g'/(\lvert g'\rvert + \varepsilon)$ "
+                   r"$\approx -\alpha\operatorname{sign} g'$ for the gradient $g'$ it sees." "\n\n"
+                   f"- Adam + L2 sees $g' = g_0 + \\lambda x_0 = {_vec(ge)}$, so $x_1 = {_vec(x_l2)}$: the decay "
                    "has been folded into the normalised step, and where it dominates it decides the sign.\n"
                    f"- AdamW shrinks first, $(1 - \\alpha\\lambda)x_0 = {_vec((1 - lr * lam) * x0)}$, then "
-                   f"steps against the sign of $g$: $x_1 = {_vec(x_w)}$.")
+                   f"steps against the sign of $g_0$: $x_1 = {_vec(x_w)}$.")
     return Variant(prompt, {"x0": x0.tolist(), "g": g.tolist(), "lam": lam, "lr": lr},
                    [*x_l2.tolist(), *x_w.tolist()], explanation, rtol=1e-5, atol=1e-7)
 
@@ -197,7 +199,8 @@ def _uncorrected(rng: np.random.Generator) -> Variant:
     b2 = float(rng.choice([0.99, 0.999]))
     fac = optim.adam_uncorrected_step_factor(t, (b1, b2))
     prompt = (f"Adam with $\\beta_1 = {b1:g}$ and $\\beta_2 = {b2:g}$ sees the same gradient at every "
-              f"step. By what factor is its step {t} longer *without* bias correction than with it "
+              f"step. By what factor is its step number {t} (counting the first step as 1, PyTorch's "
+              f"`state['step']`) longer *without* bias correction than with it "
               r"(ignore $\varepsilon$)?")
     explanation = (r"With a constant gradient $g$, $m_t = (1-\beta_1^t)g$ and $s_t = (1-\beta_2^t)g^2$. "
                    r"The corrected step is $\alpha$; the uncorrected one is "
@@ -240,9 +243,10 @@ def _adam_code(rng: np.random.Generator) -> Variant:
     prompt = ("Write `adam_step(x, m, s, g, t, lr, beta1, beta2, eps)` that performs one step of Adam "
               r"with bias correction, as `torch.optim.Adam` does ($\varepsilon$ added to $\sqrt{\hat s_t}$), "
               "and returns the new `(x, m, s)`. The moments `m` and `s` are the *uncorrected* moving averages.")
-    explanation = (r"$m_t = \beta_1 m_{t-1} + (1-\beta_1)g_t$, $s_t = \beta_2 s_{t-1} + (1-\beta_2)g_t^2$, "
-                   r"$\hat m_t = m_t/(1-\beta_1^t)$, $\hat s_t = s_t/(1-\beta_2^t)$, "
-                   r"$x_t = x_{t-1} - \alpha\hat m_t/(\sqrt{\hat s_t} + \varepsilon)$. Keep the uncorrected "
+    explanation = (r"$m \leftarrow \beta_1 m + (1-\beta_1)g$, $s \leftarrow \beta_2 s + (1-\beta_2)g^2$, "
+                   r"$\hat m = m/(1-\beta_1^t)$, $\hat s = s/(1-\beta_2^t)$ with $t$ the number of the step "
+                   r"(1 for the first, PyTorch's `state['step']`), and "
+                   r"$x \leftarrow x - \alpha\hat m/(\sqrt{\hat s} + \varepsilon)$. Keep the uncorrected "
                    "moments as the state: correcting them in place would divide again at every step."
                    "\n\n```python\n" + reference + "```")
     return Variant(prompt, {"tests": [t[0] for t in tests]}, reference, explanation,

@@ -42,16 +42,16 @@ def _stability_bound(rng: np.random.Generator) -> Variant:
     q = landscapes.Quadratic(A)
     bound = landscapes.stability_bound(q)
     lam_min, lam_max = q.eigenvalues
-    a, b, c = A[0, 0], A[0, 1], A[1, 1]
+    a11, a12, a22 = A[0, 0], A[0, 1], A[1, 1]
     prompt = (f"Gradient descent runs on $f(x) = \\tfrac12 x^\\top A x$ with $A = {_mat(A)}$. "
               r"Above which learning rate $\alpha$ does it diverge from almost every starting point? "
               r"(Give the bound $\alpha_{\max}$: it converges for every $\alpha < \alpha_{\max}$.)")
     explanation = (
-        r"The eigenvalues of a symmetric $2\times 2$ matrix are "
-        r"$\lambda = \frac{a + c}{2} \pm \sqrt{\big(\frac{a - c}{2}\big)^2 + b^2}$, here "
+        r"The eigenvalues of a symmetric $2\times 2$ matrix $A$ are "
+        r"$\lambda_i = \frac{A_{11} + A_{22}}{2} \pm \sqrt{\big(\frac{A_{11} - A_{22}}{2}\big)^2 + A_{12}^2}$, here "
         f"$\\lambda_{{\\min}} = {lam_min:.4f}$ and $\\lambda_{{\\max}} = {lam_max:.4f}$ "
-        f"($a = {a:g}$, $b = {b:g}$, $c = {c:g}$). Each eigen-coordinate is multiplied by "
-        r"$1 - \alpha\lambda_i$ per step, and all of them shrink iff $|1 - \alpha\lambda_i| < 1$ "
+        f"($A_{{11}} = {a11:g}$, $A_{{12}} = {a12:g}$, $A_{{22}} = {a22:g}$). Each eigen-coordinate is multiplied by "
+        r"$1 - \alpha\lambda_i$ per step, and all of them shrink iff $\lvert 1 - \alpha\lambda_i\rvert < 1$ "
         f"for every $i$, i.e. $\\alpha < 2/\\lambda_{{\\max}} = {bound:.4f}$. The smallest "
         "eigenvalue plays no part in stability; it only sets the speed.")
     return Variant(prompt, {"A": A.tolist()}, bound, explanation, rtol=1e-3)
@@ -61,24 +61,26 @@ def _stability_bound(rng: np.random.Generator) -> Variant:
           topic="gradient descent", points=2, answer_type="numeric")
 def _gd_steps(rng: np.random.Generator) -> Variant:
     A = _spd_matrix(rng)
-    b = rng.integers(-3, 4, size=2).astype(float)
+    x_star = rng.integers(-3, 4, size=2).astype(float)
     x0 = rng.integers(-2, 3, size=2).astype(float)
+    if np.array_equal(x0, x_star):          # a start at the minimum would not move
+        x0 = x0 + np.array([1.0, -1.0])
     lr = float(rng.choice([0.05, 0.1, 0.2]))
-    q = landscapes.Quadratic(A, b)
+    q = landscapes.Quadratic(A, x_star=x_star)
     x1 = optim.gd_step(x0, q.grad(x0), lr)
     x2 = optim.gd_step(x1, q.grad(x1), lr)
     closed = landscapes.gd_on_quadratic(q, x0, lr, 2).iterates[-1]
     assert np.allclose(closed, x2, rtol=1e-12, atol=1e-12)
     prompt = (r"Take two gradient-descent steps $x_{t+1} = x_t - \alpha\nabla f(x_t)$ on "
-              r"$f(x) = \tfrac12 x^\top A x - b^\top x$ with "
-              f"$A = {_mat(A)}$, $b = {_vec(b, 0)}$, from $x_0 = {_vec(x0, 0)}$ with "
-              f"$\\alpha = {lr:g}$. What is $x_2$?")
+              r"$f(x) = \tfrac12 (x - x^*)^\top A (x - x^*)$ with "
+              f"$A = {_mat(A)}$ and the minimum at $x^* = {_vec(x_star, 0)}$, from "
+              f"$x_0 = {_vec(x0, 0)}$ with $\\alpha = {lr:g}$. What is $x_2$?")
     g0, g1 = q.grad(x0), q.grad(x1)
-    explanation = (r"The gradient is $\nabla f(x) = Ax - b$. "
+    explanation = (r"The gradient is $\nabla f(x) = A(x - x^*)$. "
                    f"$\\nabla f(x_0) = {_vec(g0)}$, so $x_1 = {_vec(x1)}$; "
-                   f"$\\nabla f(x_1) = {_vec(g1)}$, so $x_2 = {_vec(x2)}$. "
-                   f"(The minimum is at $A^{{-1}}b = {_vec(q.critical_point)}$.)")
-    return Variant(prompt, {"A": A.tolist(), "b": b.tolist(), "x0": x0.tolist(), "lr": lr},
+                   f"$\\nabla f(x_1) = {_vec(g1)}$, so $x_2 = {_vec(x2)}$, on its way to "
+                   f"$x^* = {_vec(x_star, 0)}$.")
+    return Variant(prompt, {"A": A.tolist(), "x_star": x_star.tolist(), "x0": x0.tolist(), "lr": lr},
                    x2.tolist(), explanation, rtol=1e-4, atol=1e-6)
 
 
@@ -102,16 +104,16 @@ def _regime(rng: np.random.Generator) -> Variant:
     keys = dict(zip("abcde", _REGIME_TEXT))          # option letter -> regime name
     answer = next(k for k, v in keys.items() if v == regime)
     prompt = (r"Gradient descent with learning rate $\alpha = " + f"{lr:g}" + r"$ runs on a quadratic "
-              r"whose Hessian has an eigenvalue $\lambda = " + f"{lam:g}" + r"$. What happens to the "
-              r"coordinate of $x_k - x^*$ along that eigenvector?")
-    explanation = (f"Per step the coordinate is multiplied by $1 - \\alpha\\lambda = 1 - {product:g} = "
+              r"whose Hessian has an eigenvalue $\lambda_i = " + f"{lam:g}" + r"$. What happens to the "
+              r"coordinate of $x_t - x^*$ along that eigenvector?")
+    explanation = (f"Per step the coordinate is multiplied by $1 - \\alpha\\lambda_i = 1 - {product:g} = "
                    f"{1 - product:g}$. " + {
                        "monotone": "A factor in $(0, 1)$: it shrinks and keeps its sign.",
                        "one step": "A factor of 0: the coordinate vanishes in one step.",
                        "oscillating": "A factor in $(-1, 0)$: it shrinks and flips sign every step.",
-                       "bouncing": r"A factor of $-1$: it flips forever; $\alpha = 2/\lambda$ is the "
+                       "bouncing": r"A factor of $-1$: it flips forever; $\alpha = 2/\lambda_i$ is the "
                                    "edge of stability.",
-                       "diverging": r"A factor below $-1$: it flips and grows; $\alpha > 2/\lambda$.",
+                       "diverging": r"A factor below $-1$: it flips and grows; $\alpha > 2/\lambda_i$.",
                    }[regime])
     return Variant(prompt, {"lr": lr, "eigenvalue": lam}, answer, explanation,
                    choices={k: _REGIME_TEXT[v] for k, v in keys.items()})
@@ -152,10 +154,10 @@ def _minibatch_noise(rng: np.random.Generator) -> Variant:
     g_bar = g.mean()
     sigma2 = float(np.mean((g - g_bar) ** 2))
     prompt = (f"A model has one parameter and a training set of $N = {n}$ samples whose loss "
-              f"gradients are $g_i = {_vec(g, 0)}$. SGD estimates the full gradient by the mean "
+              f"gradients are $g^{{(i)}} = {_vec(g, 0)}$. SGD estimates the full gradient by the mean "
               f"over a minibatch of $B = {B}$ distinct samples drawn uniformly at random. What is "
               r"the mean squared error $\mathbb E(\hat g_B - \bar g)^2$ of that estimate?")
-    explanation = (f"$\\bar g = {g_bar:g}$ and $\\sigma^2 = \\frac1N\\sum_i (g_i - \\bar g)^2 = "
+    explanation = (f"$\\bar g = {g_bar:g}$ and $\\sigma^2 = \\frac1N\\sum_i (g^{{(i)}} - \\bar g)^2 = "
                    f"{sigma2:g}$. Without replacement, "
                    r"$\mathbb E(\hat g_B - \bar g)^2 = \frac{N - B}{N - 1}\,\frac{\sigma^2}{B} = "
                    f"\\frac{{{n - B}}}{{{n - 1}}}\\cdot\\frac{{{sigma2:g}}}{{{B}}} = {mse:.4f}$. "
@@ -173,15 +175,16 @@ def _condition_number(rng: np.random.Generator) -> Variant:
     lo, hi = q.eigenvalues
     prompt = (f"A loss near its minimum is $f(x) \\approx \\tfrac12 x^\\top H x$ with Hessian "
               f"$H = {_mat(A)}$. Give its condition number $\\kappa$, the fixed learning rate "
-              r"$\alpha^*$ that makes gradient descent fastest, and the factor $r$ by which that "
+              r"$\alpha^*$ that makes gradient descent fastest, and the factor by which that "
               r"rate shrinks the error in the slowest direction per step. Answer as "
-              r"`kappa, alpha_star, r`.")
+              r"`kappa, alpha_star, factor`.")
     explanation = (f"The eigenvalues of $H$ are ${lo:.4f}$ and ${hi:.4f}$, so "
                    f"$\\kappa = \\lambda_{{\\max}}/\\lambda_{{\\min}} = {q.condition_number:.4f}$. "
                    r"The best fixed rate balances the two extreme directions, "
                    r"$|1 - \alpha\lambda_{\min}| = |1 - \alpha\lambda_{\max}|$, which gives "
-                   f"$\\alpha^* = 2/(\\lambda_{{\\min}} + \\lambda_{{\\max}}) = {lr:.4f}$ and "
-                   f"$r = (\\kappa - 1)/(\\kappa + 1) = {rate:.4f}$. (For a symmetric positive "
+                   f"$\\alpha^* = 2/(\\lambda_{{\\min}} + \\lambda_{{\\max}}) = {lr:.4f}$ and the factor "
+                   f"$\\max_i \\lvert 1 - \\alpha^*\\lambda_i\\rvert = (\\kappa - 1)/(\\kappa + 1) = {rate:.4f}$. "
+                   "(For a symmetric positive "
                    "definite Hessian the eigenvalues are also its singular values.)")
     return Variant(prompt, {"H": A.tolist()}, [q.condition_number, lr, rate], explanation,
                    rtol=1e-4)
@@ -198,13 +201,13 @@ def _saddle_escape(rng: np.random.Generator) -> Variant:
     run = landscapes.gd_on_quadratic(q, [1.0, eps], lr, steps)
     k = int(np.flatnonzero(np.abs(run.iterates[:, 1]) > 1.0)[0])
     prompt = (r"Gradient descent with $\alpha = " + f"{lr:g}" + r"$ runs on the saddle "
-              r"$f(x, y) = x^2 - y^2$ from $(x_0, y_0) = (1, 10^{" + f"{-m}" + r"})$. After how many "
-              r"steps is $|y_k| > 1$ for the first time?")
-    explanation = (r"$\partial f/\partial y = -2y$, so each step multiplies $y$ by $1 + 2\alpha = "
-                   f"{1 + 2 * lr:g}$ while $x$ shrinks by $1 - 2\\alpha$. We need "
-                   f"$(1 + 2\\alpha)^k \\cdot 10^{{{-m}}} > 1$, i.e. "
-                   f"$k > {m}\\ln 10 / \\ln {1 + 2 * lr:g} = {m * math.log(10) / math.log(1 + 2 * lr):.2f}$: "
-                   f"$k = {k}$. The time spent near a saddle grows only like the logarithm of "
+              r"$f(x) = x_1^2 - x_2^2$ from $x_0 = (1, 10^{" + f"{-m}" + r"})$. After how many "
+              r"steps $t$ is $\lvert x_{t,2}\rvert > 1$ for the first time?")
+    explanation = (r"$\partial f/\partial x_2 = -2x_2$, so each step multiplies $x_2$ by $1 + 2\alpha = "
+                   f"{1 + 2 * lr:g}$ while $x_1$ shrinks by $1 - 2\\alpha$. We need "
+                   f"$(1 + 2\\alpha)^t \\cdot 10^{{{-m}}} > 1$, i.e. "
+                   f"$t > {m}\\log 10 / \\log {1 + 2 * lr:g} = {m * math.log(10) / math.log(1 + 2 * lr):.2f}$: "
+                   f"$t = {k}$. The time spent near a saddle grows only like the logarithm of "
                    "1 / (initial offset).")
     return Variant(prompt, {"lr": lr, "log10_offset": -m}, k, explanation, rtol=0.0, atol=0.4)
 
@@ -225,13 +228,13 @@ def _fd_cost(rng: np.random.Generator) -> Variant:
     calls[0] = 0
     gradcheck.numerical_gradient(f, x)
     cen = calls[0]
-    prompt = (f"A network has $P = {p}$ parameters. How many evaluations of the loss does one "
+    prompt = (f"A network has $n = {p}$ parameters. How many evaluations of the loss does one "
               "gradient cost with forward differences, and how many with centred differences? "
               "Answer as `forward, centred`.")
-    explanation = (f"Forward differences need $f(x)$ once and $f(x + he_i)$ for every $i$: "
-                   f"$P + 1 = {fwd}$. Centred differences need $f(x \\pm he_i)$ for every $i$: "
-                   f"$2P = {cen}$. Backpropagation gets all {p} partial derivatives for about the "
-                   "cost of one forward and one backward pass, whatever $P$ is.")
+    explanation = (f"Forward differences need $f(x)$ once and $f(x + he_j)$ for every $j$: "
+                   f"$n + 1 = {fwd}$. Centred differences need $f(x \\pm he_j)$ for every $j$: "
+                   f"$2n = {cen}$. Backpropagation gets all {p} partial derivatives for about the "
+                   "cost of one forward and one backward pass, whatever $n$ is.")
     return Variant(prompt, {"P": p}, [fwd, cen], explanation, rtol=0.0, atol=0.4)
 
 
@@ -242,40 +245,43 @@ def _gd_code(rng: np.random.Generator) -> Variant:
     cases, tests = [], []
     while len(cases) < 4:
         A = _spd_matrix(rng)
-        b = rng.integers(-40, 41, size=2).astype(float)
+        x_star = rng.integers(-40, 41, size=2).astype(float)
         x0 = rng.integers(-20, 21, size=2).astype(float)
         lr = float(rng.choice([0.05, 0.1, 0.2]))
-        expected = landscapes.gd_on_quadratic(landscapes.Quadratic(A, b), x0, lr, steps).iterates[-1]
+        expected = landscapes.gd_on_quadratic(landscapes.Quadratic(A, x_star=x_star), x0, lr,
+                                              steps).iterates[-1]
         # Expected values of at least 10 in size print with three or more significant digits,
         # so that the assignment leak check does not mistake them for short numbers that other
         # questions show (such as the inputs of their code tests).
         if np.all(np.abs(expected) >= 10):
-            cases.append((A, b, x0, lr))
+            cases.append((A, x_star, x0, lr))
             # integer inputs print as "18", not "18.0", which the leak check would also count
-            tests.append(((A.astype(int).tolist(), b.astype(int).tolist(), x0.astype(int).tolist(),
-                           lr, steps), expected.tolist()))
+            tests.append(((A.astype(int).tolist(), x_star.astype(int).tolist(),
+                           x0.astype(int).tolist(), lr, steps), expected.tolist()))
     starter = ("import numpy as np\n\n"
-               "def gd_quadratic(A, b, x0, lr, steps):\n"
-               "    \"\"\"x after `steps` gradient-descent steps on f(x) = 1/2 x^T A x - b^T x.\"\"\"\n"
+               "def gd_quadratic(A, x_star, x0, lr, steps):\n"
+               "    \"\"\"x after `steps` gradient-descent steps on f(x) = 1/2 (x - x*)^T A (x - x*).\"\"\"\n"
                "    x = np.array(x0, dtype=float)\n"
                "    # your code here\n"
                "    return x\n")
     reference = ("import numpy as np\n\n"
-                 "def gd_quadratic(A, b, x0, lr, steps):\n"
+                 "def gd_quadratic(A, x_star, x0, lr, steps):\n"
                  "    x = np.array(x0, dtype=float)\n"
                  "    for _ in range(steps):\n"
-                 "        x = x - lr * (A @ x - b)\n"
+                 "        x = x - lr * (A @ (x - x_star))\n"
                  "    return x\n")
-    prompt = (r"Write `gd_quadratic(A, b, x0, lr, steps)` that returns the iterate after `steps` "
+    prompt = (r"Write `gd_quadratic(A, x_star, x0, lr, steps)` that returns the iterate after `steps` "
               r"gradient-descent steps $x \leftarrow x - \alpha\nabla f(x)$ on "
-              r"$f(x) = \tfrac12 x^\top A x - b^\top x$ (A symmetric), starting from `x0`. "
+              r"$f(x) = \tfrac12 (x - x^*)^\top A (x - x^*)$ ($A$ symmetric, minimum at "
+              r"$x^*$ = `x_star`), starting from `x0`. "
               f"The tests use `steps = {steps}` and $2\\times 2$ matrices.")
-    explanation = (r"The gradient of $\tfrac12 x^\top A x - b^\top x$ is $Ax - b$ for symmetric $A$:"
+    explanation = (r"The gradient of $\tfrac12 (x - x^*)^\top A (x - x^*)$ is $A(x - x^*)$ for "
+                   r"symmetric $A$:"
                    "\n\n```python\n" + reference + "```\n\n"
                    "`dlnotes.landscapes.gd_on_quadratic` computes the same iterates in closed form "
                    "from the eigen-decomposition of $A$.")
-    params = {"steps": steps, "cases": [{"A": A.astype(int).tolist(), "b": b.astype(int).tolist(),
+    params = {"steps": steps, "cases": [{"A": A.astype(int).tolist(), "x_star": xs.astype(int).tolist(),
                                          "x0": x0.astype(int).tolist(), "lr": lr}
-                                        for A, b, x0, lr in cases]}
+                                        for A, xs, x0, lr in cases]}
     return Variant(prompt, params, reference, explanation, function="gd_quadratic",
                    tests=tests, starter=starter, rtol=1e-9, atol=1e-12)

@@ -38,9 +38,10 @@ def _multiclass_hinge(rng: np.random.Generator) -> Variant:
     prompt = (
         "The scores of a linear classifier on three samples (one **column** per sample) are\n\n"
         + "\n".join(table) + "\n\n"
-        + f"and the true classes are $y^{{(1)}} = {labels[0] + 1}$, $y^{{(2)}} = {labels[1] + 1}$, "
-        f"$y^{{(3)}} = {labels[2] + 1}$. Compute the mean multiclass hinge loss "
-        r"$\frac13\sum_i \sum_{j \ne y^{(i)}} \max(0, s_j - s_{y^{(i)}} + 1)$."
+        + f"and the true classes are $y_1 = {labels[0] + 1}$, $y_2 = {labels[1] + 1}$, "
+        f"$y_3 = {labels[2] + 1}$. Compute the mean multiclass hinge loss "
+        r"$\frac13\sum_i \sum_{j \ne y_i} \max(0, z_{ij} - z_{iy_i} + 1)$, where $z_{ij}$ is "
+        r"the score of class $j$ for sample $i$."
     )
     explanation = ("\n".join(lines) + "\n\n"
                    + f"Mean: $({' + '.join(f'{v:.1f}' for v in per)}) / 3 = {per.mean():.4f}$.")
@@ -51,21 +52,21 @@ def _multiclass_hinge(rng: np.random.Generator) -> Variant:
 @exercise("losses.softmax-cross-entropy", title="Softmax cross-entropy of one sample",
           chapter=CHAPTER, topic="cross-entropy", points=2, answer_type="numeric")
 def _softmax_ce(rng: np.random.Generator) -> Variant:
-    k = int(rng.integers(3, 5))
-    s = np.round(rng.uniform(-2.0, 3.0, size=k), 1)
-    t = int(rng.integers(0, k))
-    loss = float(losses.softmax_cross_entropy(s[None, :], [t]))
-    q = losses.softmax(s)
-    lse = float(np.log(np.exp(s).sum()))
-    prompt = (f"A classifier gives the scores $s = {_vec(s, 1)}$ for $k = {k}$ classes, and the true "
-              f"class is class {t + 1}. What is the softmax cross-entropy loss "
-              r"$-\log \operatorname{softmax}(s)_{t}$ (natural log)?")
-    st = f"{s[t]:.1f}" if s[t] >= 0 else f"({s[t]:.1f})"
-    explanation = (r"$L = \log\sum_j e^{s_j} - s_t = "
-                   f"{lse:.4f} - {st} = {loss:.4f}$. "
-                   f"The softmax probabilities are ${_vec(q, 3)}$, and "
-                   f"$-\\log {q[t]:.4f} = {loss:.4f}$.")
-    return Variant(prompt, {"scores": s.tolist(), "label": t}, loss, explanation, rtol=1e-3)
+    C = int(rng.integers(3, 5))
+    z = np.round(rng.uniform(-2.0, 3.0, size=C), 1)
+    y = int(rng.integers(0, C))
+    loss = float(losses.softmax_cross_entropy(z[None, :], [y]))
+    probs = losses.softmax(z)
+    lse = float(np.log(np.exp(z).sum()))
+    prompt = (f"A classifier gives the scores $z = {_vec(z, 1)}$ for $C = {C}$ classes, and the true "
+              f"class is class $y = {y + 1}$. What is the softmax cross-entropy loss "
+              r"$-\log \operatorname{softmax}(z)_{y}$ (natural log)?")
+    zy = f"{z[y]:.1f}" if z[y] >= 0 else f"({z[y]:.1f})"
+    explanation = (r"$L = \log\sum_j e^{z_j} - z_y = "
+                   f"{lse:.4f} - {zy} = {loss:.4f}$. "
+                   f"The softmax probabilities are $\\hat y = {_vec(probs, 3)}$, and "
+                   f"$-\\log \\hat y_{{{y + 1}}} = -\\log {probs[y]:.4f} = {loss:.4f}$.")
+    return Variant(prompt, {"scores": z.tolist(), "label": y}, loss, explanation, rtol=1e-3)
 
 
 @exercise("losses.huber", title="Huber loss of a few residuals", chapter=CHAPTER,
@@ -77,11 +78,11 @@ def _huber(rng: np.random.Generator) -> Variant:
     per = losses.huber(d, np.zeros_like(d), delta=delta, reduction="none")
     prompt = (f"A regression model makes the errors $d = \\hat y - y = {_vec(d, 1)}$ on four samples. "
               f"What is the mean Huber loss with threshold $\\delta = {delta:g}$, using "
-              r"$\ell_\delta(d) = \frac12 d^2$ for $|d| \le \delta$ and "
-              r"$\delta(|d| - \frac12\delta)$ otherwise?")
+              r"$\ell_\delta(d) = \frac12 d^2$ for $\lvert d\rvert \le \delta$ and "
+              r"$\delta(\lvert d\rvert - \frac12\delta)$ otherwise?")
     rows = []
     for di, li in zip(d, per):
-        branch = r"\tfrac12 d^2" if abs(di) <= delta else r"\delta(|d| - \tfrac12\delta)"
+        branch = r"\tfrac12 d^2" if abs(di) <= delta else r"\delta(\lvert d\rvert - \tfrac12\delta)"
         rows.append(f"- $d = {di:.1f}$: ${branch} = {li:.4f}$")
     explanation = "\n".join(rows) + f"\n\nMean: ${value:.4f}$."
     return Variant(prompt, {"d": d.tolist(), "delta": delta}, value, explanation, rtol=1e-3)
@@ -90,18 +91,19 @@ def _huber(rng: np.random.Generator) -> Variant:
 @exercise("losses.worst-case", title="Loss of an uninformed classifier", chapter=CHAPTER,
           topic="worst-case losses", points=2, answer_type="numeric")
 def _worst_case(rng: np.random.Generator) -> Variant:
-    k = int(rng.integers(3, 21))
-    zeros = np.zeros((1, k))
+    C = int(rng.integers(3, 21))
+    zeros = np.zeros((1, C))
     ce = float(losses.softmax_cross_entropy(zeros, [0]))
     hinge = float(losses.multiclass_hinge(zeros, [0]))
-    prompt = (f"A freshly initialised network on a {k}-class problem outputs scores that are all "
+    prompt = (f"A freshly initialised network on a {C}-class problem outputs scores that are all "
               "(nearly) zero. Give two numbers: its softmax cross-entropy loss and its multiclass "
               "hinge loss (margin 1) on any sample. Answer as `ce, hinge`.")
-    explanation = (f"All scores equal means the softmax is uniform, $q_t = 1/{k}$, so the "
-                   f"cross-entropy is $\\log {k} = {ce:.4f}$. Every one of the ${k} - 1$ wrong "
+    explanation = (f"All scores equal means the softmax is uniform, $\\hat y_j = 1/{C}$ for every "
+                   f"class $j$, so the cross-entropy is $\\log {C} = {ce:.4f}$. Every one of the "
+                   f"${C} - 1$ wrong "
                    f"classes contributes $\\max(0, 0 - 0 + 1) = 1$ to the hinge loss: ${hinge:.0f}$. "
                    "If the first training loss is far from these values, suspect a bug.")
-    return Variant(prompt, {"k": k}, [ce, hinge], explanation, rtol=1e-3)
+    return Variant(prompt, {"k": C}, [ce, hinge], explanation, rtol=1e-3)
 
 
 @exercise("losses.kl-divergence", title="KL divergence from cross-entropy and entropy",
@@ -119,12 +121,12 @@ def _kl(rng: np.random.Generator) -> Variant:
     kl = losses.kl_divergence(p, q)
     ce = losses.cross_entropy(p, q)
     h = losses.entropy(p)
-    prompt = (f"The data distribution over three outcomes is $p = {_vec(p)}$ and a model predicts "
-              f"$q = {_vec(q)}$. Compute $\\mathrm{{KL}}(p\\,\\|\\,q)$ in nats.")
-    explanation = (f"$H(p, q) = -\\sum_j p_j \\log q_j = {ce:.4f}$ and "
-                   f"$H(p) = -\\sum_j p_j\\log p_j = {h:.4f}$, so "
-                   f"$\\mathrm{{KL}}(p\\|q) = H(p, q) - H(p) = {kl:.4f}$. "
-                   "Directly, $\\sum_j p_j\\log(p_j/q_j)$ gives the same number.")
+    prompt = (f"The data distribution over three outcomes is $P = {_vec(p)}$ and a model predicts "
+              f"$Q = {_vec(q)}$. Compute $\\mathrm{{KL}}(P\\,\\Vert\\,Q)$ in nats.")
+    explanation = (f"$\\mathrm{{H}}(P, Q) = -\\sum_j P_j \\log Q_j = {ce:.4f}$ and "
+                   f"$\\mathrm{{H}}(P) = -\\sum_j P_j\\log P_j = {h:.4f}$, so "
+                   f"$\\mathrm{{KL}}(P\\Vert Q) = \\mathrm{{H}}(P, Q) - \\mathrm{{H}}(P) = {kl:.4f}$. "
+                   "Directly, $\\sum_j P_j\\log(P_j/Q_j)$ gives the same number.")
     return Variant(prompt, {"p": p.tolist(), "q": q.tolist()}, kl, explanation, rtol=2e-3,
                    atol=1e-4)
 
@@ -144,11 +146,12 @@ def _outlier_gradient(rng: np.random.Generator) -> Variant:
     }
     best = min(grads, key=lambda k: grads[k][1])
     prompt = (f"A single training sample has residual $d = \\hat y - y = {d:g}$. For which loss is the "
-              r"gradient magnitude $|\partial \ell / \partial \hat y|$ smallest, i.e. which loss "
+              r"gradient magnitude $\lvert\partial \ell / \partial \hat y\rvert$ smallest, i.e. which loss "
               "pulls the prediction least towards this sample?")
     explanation = ("The gradient magnitudes are: "
                    + "; ".join(f"{name}: {g:.4f}" for name, g in grads.values())
-                   + r". (L1: $1$; L2: $2|d|$; Huber: $\min(|d|, \delta)$; log-cosh: $\tanh|d|$.)")
+                   + r". (L1: $1$; L2: $2\lvert d\rvert$; Huber: $\min(\lvert d\rvert, \delta)$; "
+                   r"log-cosh: $\tanh\lvert d\rvert$.)")
     return Variant(prompt, {"d": d, "delta": delta}, best, explanation,
                    choices={k: v[0] for k, v in grads.items()})
 
@@ -165,11 +168,11 @@ def _log_cosh_code(rng: np.random.Generator) -> Variant:
                "def log_cosh(d):\n"
                "    \"\"\"Elementwise log(cosh(d)) for a 1-D array d, finite for any finite d.\"\"\"\n"
                "    return np.log(np.cosh(d))  # overflows for |d| > 710: rewrite it\n")
-    prompt = ("The direct formula `np.log(np.cosh(d))` returns `inf` once $|d|$ exceeds about 710 "
+    prompt = ("The direct formula `np.log(np.cosh(d))` returns `inf` once $\\lvert d\\rvert$ exceeds about 710 "
               f"(try $d = {big:g}$). Write a function `log_cosh(d)` that returns "
               r"$\log\cosh d$ elementwise, exact to double precision and finite for every finite $d$. "
-              r"Hint: $\cosh d = \frac12 e^{|d|}(1 + e^{-2|d|})$.")
-    explanation = (r"Take logs of the hint: $\log\cosh d = |d| + \log(1 + e^{-2|d|}) - \log 2$. "
+              r"Hint: $\cosh d = \frac12 e^{\lvert d\rvert}(1 + e^{-2\lvert d\rvert})$.")
+    explanation = (r"Take logs of the hint: $\log\cosh d = \lvert d\rvert + \log(1 + e^{-2\lvert d\rvert}) - \log 2$. "
                    "The exponent is never positive, so nothing overflows, and `np.log1p` keeps the "
                    "middle term accurate when it is tiny.\n\n"
                    "```python\nimport numpy as np\n\ndef log_cosh(d):\n    a = np.abs(d)\n"

@@ -43,25 +43,25 @@ def _two_steps(rng: np.random.Generator, form: str) -> Variant:
         g = a * x
         if form == "buffer":
             x_new, v_new = optim.momentum_step(x, v, g, lr, rho)
-            lines.append(f"- $t = {t}$: $g_{t} = {_vec(g)}$, $b_{t + 1} = \\rho b_{t} + g_{t} = {_vec(v_new)}$, "
-                         f"$x_{t + 1} = x_{t} - \\alpha b_{t + 1} = {_vec(x_new)}$")
+            lines.append(f"- $t = {t}$: $g_{t} = {_vec(g)}$, $m_{t + 1} = \\rho m_{t} + g_{t} = {_vec(v_new)}$, "
+                         f"$x_{t + 1} = x_{t} - \\alpha m_{t + 1} = {_vec(x_new)}$")
         else:
             x_new, v_new = optim.momentum_velocity_step(x, v, g, lr, rho)
             lines.append(f"- $t = {t}$: $g_{t} = {_vec(g)}$, $v_{t + 1} = \\rho v_{t} - \\alpha g_{t} = {_vec(v_new)}$, "
                          f"$x_{t + 1} = x_{t} + v_{t + 1} = {_vec(x_new)}$")
         x, v = x_new, v_new
     if form == "buffer":
-        rule = (r"$b_{t+1} = \rho b_t + \nabla f(x_t)$, $x_{t+1} = x_t - \alpha b_{t+1}$ "
-                r"(PyTorch's `SGD(momentum=ρ)`; $b$ is its `momentum_buffer`)")
-        ask = r"$x_2$ and $b_2$. Answer as four numbers: $x_2$ then $b_2$."
-        other = (f"The velocity form gives the same $x_2$ with $v_2 = -\\alpha b_2 = "
+        rule = (r"$m_{t+1} = \rho m_t + \nabla f(x_t)$, $x_{t+1} = x_t - \alpha m_{t+1}$ "
+                r"(PyTorch's `SGD(momentum=ρ)`; $m$ is its `momentum_buffer`)")
+        ask = r"$x_2$ and $m_2$. Answer as four numbers: $x_2$ then $m_2$."
+        other = (f"The velocity form gives the same $x_2$ with $v_2 = -\\alpha m_2 = "
                  f"{_vec(optim.velocity_from_buffer(v, lr))}$.")
     else:
         rule = r"$v_{t+1} = \rho v_t - \alpha\nabla f(x_t)$, $x_{t+1} = x_t + v_{t+1}$"
         ask = r"$x_2$ and $v_2$. Answer as four numbers: $x_2$ then $v_2$."
-        other = (f"The gradient-sum form gives the same $x_2$ with buffer $b_2 = -v_2/\\alpha = "
+        other = (f"The gradient-sum form gives the same $x_2$ with buffer $m_2 = -v_2/\\alpha = "
                  f"{_vec(-v / lr)}$.")
-    start = "b_0" if form == "buffer" else "v_0"
+    start = "m_0" if form == "buffer" else "v_0"
     prompt = (f"Minimise {_f_text(a)}, with SGD + momentum in the form {rule}. Start from "
               f"$x_0 = {_vec(x0)}$ and ${start} = 0$, with $\\alpha = {lr:g}$ and $\\rho = {rho:g}$. "
               f"Take two steps and give {ask}")
@@ -167,7 +167,7 @@ def _terminal(rng: np.random.Generator) -> Variant:
     prompt = (f"SGD + momentum (`torch.optim.SGD(lr={lr:g}, momentum={rho:g})`) runs on the straight "
               f"slope $f(x) = {slope:g}\\,x$ from $x_0 = 0$. After {steps} steps, how long is one step "
               r"$|x_{t+1} - x_t|$?")
-    explanation = (r"With a constant gradient $g$ the buffer $b_{t+1} = \rho b_t + g$ tends to "
+    explanation = (r"With a constant gradient $g$ the buffer $m_{t+1} = \rho m_t + g$ tends to "
                    r"$g/(1-\rho)$, so the step tends to $\alpha g/(1 - \rho)$ = "
                    f"${lr:g}\\cdot{slope:g}/{1 - rho:g} = {lr * slope / (1 - rho):.5g}$: "
                    f"{1 / (1 - rho):.3g} times the plain SGD step. After {steps} steps the measured step is "
@@ -185,19 +185,20 @@ def _stability(rng: np.random.Generator) -> Variant:
     h = stability_limit(rho, nesterov=use_nesterov)
     name = "Nesterov momentum" if use_nesterov else "SGD + momentum (heavy ball)"
     prompt = (f"{name} with $\\rho = {rho:g}$ minimises the one-dimensional quadratic "
-              f"$f(x) = \\tfrac12\\cdot{lam:g}\\,x^2$. What is the largest learning rate $\\alpha$ "
+              f"$f(x) = \\tfrac12\\lambda_1 x^2$ with $\\lambda_1 = {lam:g}$. What is the largest learning "
+              "rate $\\alpha$ "
               "for which it still converges (from any start)?")
     if use_nesterov:
         derivation = (r"With $v_t = x_t - x_{t-1}$ the look-ahead form is "
-                      r"$x_{t+1} = (1 - \alpha\lambda)\big((1+\rho)x_t - \rho x_{t-1}\big)$; its "
+                      r"$x_{t+1} = (1 - \alpha\lambda_1)\big((1+\rho)x_t - \rho x_{t-1}\big)$; its "
                       r"characteristic roots stay inside the unit circle iff "
-                      r"$\alpha\lambda < 2(1+\rho)/(1+2\rho)$.")
+                      r"$\alpha\lambda_1 < 2(1+\rho)/(1+2\rho)$.")
     else:
-        derivation = (r"On the quadratic, $x_{t+1} = (1 + \rho - \alpha\lambda)x_t - \rho x_{t-1}$; its "
+        derivation = (r"On the quadratic, $x_{t+1} = (1 + \rho - \alpha\lambda_1)x_t - \rho x_{t-1}$; its "
                       r"characteristic roots stay inside the unit circle iff "
-                      r"$\alpha\lambda < 2(1 + \rho)$.")
-    explanation = (derivation + f" Here $\\alpha\\lambda < {h:.5g}$, so $\\alpha < {h:.5g}/{lam:g} = "
-                   f"{h / lam:.5g}$ (plain gradient descent: $2/\\lambda = {2 / lam:.4g}$).")
+                      r"$\alpha\lambda_1 < 2(1 + \rho)$.")
+    explanation = (derivation + f" Here $\\alpha\\lambda_1 < {h:.5g}$, so $\\alpha < {h:.5g}/{lam:g} = "
+                   f"{h / lam:.5g}$ (plain gradient descent: $2/\\lambda_1 = {2 / lam:.4g}$).")
     return Variant(prompt, {"lam": lam, "momentum": rho, "nesterov": use_nesterov}, h / lam,
                    explanation, rtol=1e-3)
 

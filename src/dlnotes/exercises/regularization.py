@@ -21,7 +21,7 @@ def _gd_step(rng: np.random.Generator, kind: str) -> Variant:
     alpha = float(rng.choice([0.1, 0.2, 0.5]))
     full = reg.objective_grad(g, theta, lam, kind)
     new = theta - alpha * full
-    name = {"l2": r"$R(\theta) = \sum_i \theta_i^2$", "l1": r"$R(\theta) = \sum_i |\theta_i|$"}[kind]
+    name = {"l2": r"$R(\theta) = \sum_j \theta_j^2$", "l1": r"$R(\theta) = \sum_j \lvert\theta_j\rvert$"}[kind]
     rgrad = {"l2": r"2\theta", "l1": r"\operatorname{sign}(\theta)"}[kind]
     prompt = (f"The parameters are $\\theta = {_vec(theta, 1)}$ and the gradient of the mean data loss "
               f"there is $g = {_vec(g, 1)}$. The objective adds $\\lambda R(\\theta)$ with {name} and "
@@ -34,8 +34,15 @@ def _gd_step(rng: np.random.Generator, kind: str) -> Variant:
         explanation += (f" Equivalently, $\\theta \\leftarrow (1 - 2\\alpha\\lambda)\\theta - \\alpha g$ "
                         f"with shrink factor ${1 - 2 * alpha * lam:g}$: weight decay.")
     else:
-        explanation += (" Every nonzero weight moves towards zero by the same amount "
-                        f"$\\alpha\\lambda = {alpha * lam:g}$, whatever its size.")
+        explanation += (" The penalty's part of the step, $-\\alpha\\lambda\\operatorname{sign}(\\theta)$, "
+                        "moves every nonzero weight towards zero by the same amount "
+                        f"$\\alpha\\lambda = {alpha * lam:g}$, whatever its size; the data part "
+                        "$-\\alpha g$ moves it either way.")
+    away = [j for j in range(len(theta)) if abs(new[j]) > abs(theta[j])]
+    if away:
+        which = ", ".join(f"$\\theta_{{{j + 1}}}$" for j in away)
+        explanation += (f" Here {which} {'ends' if len(away) == 1 else 'end'} up further from zero "
+                        "than before: the data gradient outweighs the penalty.")
     return Variant(prompt, {"theta": theta.tolist(), "g": g.tolist(), "lam": lam, "alpha": alpha},
                    new.tolist(), explanation, rtol=1e-4, atol=1e-6)
 
@@ -58,10 +65,10 @@ def _elastic_net(rng: np.random.Generator) -> Variant:
     theta = np.round(rng.uniform(-3.0, 3.0, size=4), 1)
     r = float(rng.choice([0.2, 0.5, 0.8]))
     value = reg.elastic_net_penalty(theta, l1_ratio=r)
-    prompt = (f"Compute the elastic-net penalty $R(\\theta) = r\\sum_i|\\theta_i| + (1-r)\\sum_i\\theta_i^2$ "
-              f"of $\\theta = {_vec(theta, 1)}$ with mixing $r = {r:g}$.")
-    explanation = (f"$\\sum|\\theta_i| = {reg.l1_penalty(theta):.4g}$ and "
-                   f"$\\sum\\theta_i^2 = {reg.l2_penalty(theta):.4g}$, so "
+    prompt = (f"Compute the elastic-net penalty $R(\\theta) = \\nu\\sum_j\\lvert\\theta_j\\rvert + "
+              f"(1-\\nu)\\sum_j\\theta_j^2$ of $\\theta = {_vec(theta, 1)}$ with mixing $\\nu = {r:g}$.")
+    explanation = (f"$\\sum_j\\lvert\\theta_j\\rvert = {reg.l1_penalty(theta):.4g}$ and "
+                   f"$\\sum_j\\theta_j^2 = {reg.l2_penalty(theta):.4g}$, so "
                    f"$R = {r:g}\\cdot{reg.l1_penalty(theta):.4g} + {1 - r:g}\\cdot{reg.l2_penalty(theta):.4g}"
                    f" = {value:.4f}$.")
     return Variant(prompt, {"theta": theta.tolist(), "l1_ratio": r}, value, explanation, rtol=1e-4)
@@ -73,12 +80,13 @@ def _soft_threshold(rng: np.random.Generator) -> Variant:
     z = np.round(rng.uniform(-1.0, 1.0, size=5), 2)
     tau = float(rng.choice([0.1, 0.2, 0.3]))
     out = reg.soft_threshold(z, tau)
-    prompt = (f"Proximal gradient descent for an L1 penalty ends each step with soft-thresholding, "
-              r"$w_i = \operatorname{sign}(z_i)\max(|z_i| - \tau, 0)$. "
-              f"Apply it to $z = {_vec(z, 2)}$ with $\\tau = {tau:g}$.")
+    prompt = (f"Proximal gradient descent for an L1 penalty ends each step with soft-thresholding: "
+              r"every weight $\theta_j$ becomes "
+              r"$\operatorname{sign}(\theta_j)\max(\lvert\theta_j\rvert - \alpha\lambda, 0)$. "
+              f"Apply it to $\\theta = {_vec(z, 2)}$ with $\\alpha\\lambda = {tau:g}$.")
     zeros = int(np.sum(out == 0))
-    explanation = (f"$w = {_vec(out, 4)}$: entries within $\\tau$ of zero become exactly zero "
-                   f"({zeros} of them here); the others move $\\tau$ towards zero.")
+    explanation = (f"The result is ${_vec(out, 4)}$: entries within $\\alpha\\lambda$ of zero become "
+                   f"exactly zero ({zeros} of them here); the others move $\\alpha\\lambda$ towards zero.")
     return Variant(prompt, {"z": z.tolist(), "tau": tau}, out.tolist(), explanation,
                    rtol=1e-6, atol=1e-9)
 
@@ -93,7 +101,7 @@ def _weight_decay_mapping(rng: np.random.Generator) -> Variant:
               r"$\frac1N\sum_i L_i + \lambda\sum_j\theta_j^2$ gives exactly the same updates?")
     explanation = (r"The gradient of $\lambda\sum\theta_j^2$ is $2\lambda\theta$; setting "
                    f"$2\\lambda = {wd:g}$ gives $\\lambda = {lam:g}$. (Frameworks that write the "
-                   r"penalty as $\frac{\lambda}{2}\|\theta\|^2$ have $\lambda$ = weight_decay.)")
+                   r"penalty as $\frac{\lambda}{2}\lVert\theta\rVert^2$ have $\lambda$ = weight_decay.)")
     return Variant(prompt, {"weight_decay": wd}, lam, explanation, rtol=1e-9, atol=1e-12)
 
 

@@ -52,7 +52,7 @@ def _step_decay(rng: np.random.Generator) -> Variant:
     t = epoch * per_epoch + int(rng.integers(0, per_epoch))
     value = schedules.step_decay(lr, every * per_epoch, gamma)(t)
     drops = t // (every * per_epoch)
-    prompt = (f"Training starts at $\\alpha = {lr:g}$ and multiplies the rate by $\\gamma = {gamma:g}$ "
+    prompt = (f"Training starts at $\\alpha = {lr:g}$ and multiplies the rate by $\\zeta = {gamma:g}$ "
               f"every {every} epochs. An epoch has {per_epoch} steps, and steps are counted from 0. "
               f"What is the learning rate of step $t = {t}$?")
     explanation = (f"Step {t} lies in epoch $\\lfloor {t}/{per_epoch} \\rfloor = {t // per_epoch}$ "
@@ -72,12 +72,14 @@ def _exponential(rng: np.random.Generator) -> Variant:
     k = float(rng.choice([1e-3, 2e-3, 5e-3, 1e-2]))
     t = int(rng.choice([50, 100, 250, 500, 1000]))
     value = schedules.exponential(lr, math.exp(-k))(t)
-    prompt = (f"Exponential decay sets $\\alpha_t = \\alpha_0 e^{{-kt}}$. With $\\alpha_0 = {lr:g}$ and "
-              f"$k = {k:g}$ per step, what is the rate at step $t = {t}$?")
-    explanation = (f"$\\alpha_t = {lr:g}\\, e^{{-{k:g}\\cdot{t}}} = {lr:g}\\, e^{{{-k * t:g}}} = "
-                   f"{value:.6g}$. This is PyTorch's `ExponentialLR(gamma=exp(-k))`, since "
-                   r"$e^{-kt} = (e^{-k})^t$. (The version $e^{-k/t}$ sometimes written in notes "
-                   r"*increases* with $t$, from 0 towards $\alpha_0$.)")
+    tau = round(1.0 / k)
+    prompt = (f"Exponential decay sets $\\alpha_t = \\alpha e^{{-t/\\tau}}$. With $\\alpha = {lr:g}$ and "
+              f"the time constant $\\tau = {tau}$ steps, what is the rate at step $t = {t}$?")
+    explanation = (f"$\\alpha_t = {lr:g}\\, e^{{-{t}/{tau}}} = {lr:g}\\, e^{{{-k * t:g}}} = "
+                   f"{value:.6g}$. This is PyTorch's `ExponentialLR(gamma=exp(-1/tau))`, since "
+                   r"$e^{-t/\tau} = (e^{-1/\tau})^t$. (The version with the step in the denominator, "
+                   r"$e^{-1/(\tau t)}$, sometimes written in notes, *increases* with $t$, from 0 "
+                   r"towards $\alpha$.)")
     return Variant(prompt, {"lr": lr, "k": k, "t": t}, value, explanation, rtol=1e-6)
 
 
@@ -93,9 +95,10 @@ def _batch_scaling(rng: np.random.Generator) -> Variant:
     prompt = (f"A learning rate of {lr:g} works well with batches of {b0}. You move to batches of "
               f"{b} samples. What rate does the linear scaling rule suggest, and what rate the "
               "square-root rule? Answer as `linear, sqrt`.")
-    explanation = (f"The batch grows by $k = {b}/{b0} = {factor}$. Linear rule: $k\\alpha = "
-                   f"{lin:.6g}$ (one large step goes as far as $k$ small ones would, while the "
-                   f"gradient changes little). Square-root rule: $\\sqrt{{k}}\\,\\alpha = {sq:.6g}$ "
+    explanation = (f"The batch grows by the factor $B/B_0 = {b}/{b0} = {factor}$. Linear rule: "
+                   f"$(B/B_0)\\,\\alpha = {lin:.6g}$ (one large step goes as far as $B/B_0$ small ones "
+                   f"would, while the gradient changes little). Square-root rule: "
+                   f"$\\sqrt{{B/B_0}}\\,\\alpha = {sq:.6g}$ "
                    r"(keeps the standard deviation of the update's noise, $\alpha\sigma/\sqrt B$, "
                    "the same). Either way, large rates need a warm-up.")
     return Variant(prompt, {"lr": lr, "base_batch_size": b0, "batch_size": b}, [lin, sq],
@@ -138,11 +141,12 @@ def _inverse_time(rng: np.random.Generator) -> Variant:
     t = 0
     while sched(t) > lr / frac:
         t += 1
-    prompt = (f"The 1/t schedule $\\alpha_t = \\alpha/(1 + kt)$ with $k = {k:g}$ starts at "
+    prompt = (f"The 1/t schedule $\\alpha_t = \\alpha/(1 + t/\\tau)$ with the time constant "
+              f"$\\tau = 1/{k:g}$ steps starts at "
               f"$\\alpha = {lr:g}$. At which step $t$ (counting from 0) is the rate at most "
               f"$\\alpha/{frac}$ for the first time?")
-    explanation = (f"$\\alpha/(1 + kt) \\le \\alpha/{frac}$ iff $kt \\ge {frac - 1}$ iff "
-                   f"$t \\ge {frac - 1}/{k:g} = {(frac - 1) / k:.2f}$, so $t = {t}$. It does not "
+    explanation = (f"$\\alpha/(1 + t/\\tau) \\le \\alpha/{frac}$ iff $t/\\tau \\ge {frac - 1}$ iff "
+                   f"$t \\ge {frac - 1}\\,\\tau = {frac - 1}/{k:g} = {(frac - 1) / k:.2f}$, so $t = {t}$. It does not "
                    "matter what $\\alpha$ is. The rates of 1/t decay add up to infinity while "
                    "their squares do not: the classic condition for SGD to converge.")
     return Variant(prompt, {"lr": lr, "k": k, "fraction": frac}, t, explanation, rtol=0.0,
@@ -177,7 +181,13 @@ def _warmup_cosine_code(rng: np.random.Generator) -> Variant:
               f"The tests use $\\alpha = {lr:g}$, $W = {W}$, $T = {T}$.")
     explanation = ("Shift the cosine by the warm-up, and clamp it at the end:\n\n```python\n"
                    + reference + "```\n\nThis is `dlnotes.schedules.warmup(schedules.cosine(lr, "
-                   "total), warmup)`, and PyTorch's `SequentialLR` of a `LinearLR` and a "
-                   "`CosineAnnealingLR` (which would start climbing again after `total` steps).")
+                   "total), warmup)`. In PyTorch, `LambdaLR(opt, lambda t: warmup_cosine(t, 1.0, "
+                   f"{W}, {T}))` gives exactly these rates. A `SequentialLR` of a `LinearLR` and a "
+                   "`CosineAnnealingLR` cannot: `LinearLR` refuses to start from exactly 0 "
+                   "(`start_factor` must be positive). With `start_factor=1e-12`, "
+                   f"`SequentialLR(opt, [LinearLR(opt, start_factor=1e-12, total_iters={W}), "
+                   f"CosineAnnealingLR(opt, T_max={T})], milestones=[{W}])` agrees to within "
+                   f"$10^{{-12}}\\alpha$ for the first $W + T = {W + T}$ steps, after which "
+                   "`CosineAnnealingLR` climbs back up while this schedule stays at 0.")
     return Variant(prompt, {"lr": lr, "warmup": W, "total": T, "t": ts}, reference, explanation,
                    function="warmup_cosine", tests=tests, starter=starter, rtol=1e-9, atol=1e-12)

@@ -76,8 +76,9 @@ def rates_on_a_plateau(lr: float = 0.01, beta: float = 0.9) -> tuple[dict, Figur
     r"""AdaGrad and RMSProp fed the same gradients, large for a while and then small.
 
     Left: the effective rate :math:`\alpha/(\sqrt{s_t}+\varepsilon)` after each step
-    (AdaGrad's from :meth:`dlnotes.optim.Adagrad.effective_lr`, RMSProp's from its state
-    :math:`s`); right: the length of each step. Returns ``(data, figure)`` with arrays
+    (AdaGrad's from :meth:`dlnotes.optim.Adagrad.effective_lr`, RMSProp's, with decay
+    :math:`\beta_2` = ``beta``, from its state :math:`s`); right: the length of each step.
+    Both are fed the same gradients. Returns ``(data, figure)`` with arrays
     ``'adagrad_rate'``, ``'rmsprop_rate'``, ``'adagrad_step'``, ``'rmsprop_step'``.
     """
     grads = plateau_gradients()
@@ -100,9 +101,9 @@ def rates_on_a_plateau(lr: float = 0.01, beta: float = 0.9) -> tuple[dict, Figur
                             (ax_r, "step", r"step length $|x_t - x_{t-1}|$")):
         ax_.semilogy(t, data[f"adagrad_{key}"], color=OPTIMIZER_COLORS["AdaGrad"], lw=2, label="AdaGrad")
         ax_.semilogy(t, data[f"rmsprop_{key}"], color=OPTIMIZER_COLORS["RMSProp"], lw=2,
-                     label=f"RMSProp, $\\beta = {beta:g}$")
+                     label=f"RMSProp, $\\beta_2 = {beta:g}$")
         ax_.axvline(PLATEAU_SWITCH, color="0.6", lw=0.8, ls=":")
-        ax_.set_xlabel("step $t$")
+        ax_.set_xlabel("steps taken $t$")
         ax_.set_ylabel(label)
         ax_.legend(fontsize=8, frameon=False)
     ax.set_title("Gradients ≈ 1, then ≈ 0.01 (a plateau)")
@@ -115,6 +116,7 @@ def rates_on_a_plateau(lr: float = 0.01, beta: float = 0.9) -> tuple[dict, Figur
 def adam_factor_facts(betas=(0.9, 0.999)) -> dict:
     r"""Facts about :func:`dlnotes.optim.adam_uncorrected_step_factor` for the given betas.
 
+    The factor of the :math:`t`-th step (:math:`t = 1, 2, \dots`, PyTorch's ``state['step']``).
     Returns a dict with the factor at :math:`t = 1` (``'first'``), its largest value and where
     (``'peak'``, ``'peak_t'``), its value at :math:`t = 1000` (``'t1000'``), and the first
     step after which it stays within 1% of 1 (``'within_1pct'``).
@@ -154,7 +156,7 @@ def adam_bias_correction(betas=(0.9, 0.999), lr: float = 1e-3) -> Figure:
     ax_r.semilogx(g, with_c, color=OPTIMIZER_COLORS["Adam"], lw=2, label="with bias correction")
     ax_r.axvline(1e-8, color="0.6", lw=0.8, ls=":")
     ax_r.text(1.3e-8, 2.2, r"$|g| = \varepsilon$", fontsize=8, color="0.4")
-    ax_r.set_xlabel("size of the first gradient $|g_1|$ (log scale)")
+    ax_r.set_xlabel("size of the first gradient $|g_0|$ (log scale)")
     ax_r.set_ylabel(r"first step length / $\alpha$")
     ax_r.set_title("The first step")
     ax_r.legend(fontsize=8, frameon=False, loc="center right")
@@ -164,8 +166,8 @@ def adam_bias_correction(betas=(0.9, 0.999), lr: float = 1e-3) -> Figure:
 def eps_placement_rows(lr: float = 0.01, eps: float = 1e-8, grads=(1e-2, 1e-4, 1e-6, 1e-8, 1e-10)) -> list[list]:
     r"""The first AdaGrad step with :math:`\varepsilon` outside the root (PyTorch, :func:`dlnotes.optim.adagrad_step`) and inside it.
 
-    Rows ``[g, step outside, step inside, ratio]``; the inside version is
-    :math:`\alpha g/\sqrt{g^2 + \varepsilon}`.
+    Rows ``[g, step outside, step inside, ratio]`` for a first gradient :math:`g_0` = ``g``; the
+    inside version is :math:`\alpha g_0/\sqrt{g_0^2 + \varepsilon}`.
     """
     rows = []
     for g in grads:

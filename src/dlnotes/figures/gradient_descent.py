@@ -25,7 +25,7 @@ __all__ = [
     # GD vs SGD vs minibatch SGD
     "per_sample_gradients", "minibatch_noise", "minibatch_noise_figure",
     "least_squares_problem", "minibatch_sgd", "sgd_vs_gd", "sgd_vs_gd_figure",
-    "batch_size_runs", "batch_size_figure",
+    "batch_size_runs", "binned_step_loss", "batch_size_step_bins", "batch_size_figure",
     # numerical vs analytic gradients
     "network_loss_problem", "finite_difference_figure", "gradient_cost",
     # ill-conditioning
@@ -66,7 +66,7 @@ def _batch_label(b: int, n: int) -> str:
 # ======================================================= GD vs SGD vs minibatch SGD
 
 def per_sample_gradients(model: training.Classifier, X: Any, y: Any) -> np.ndarray:
-    r"""The gradient of every sample's loss, :math:`g_i = \nabla_\theta L_i`, one row per sample.
+    r"""The gradient of every sample's loss, :math:`g^{(i)} = \nabla_\theta L_i`, one row per sample.
 
     Calls ``model.loss_and_grads`` (backpropagation) on each sample alone and flattens the
     parameter gradients in the order of ``model.params``. Their mean over the rows is
@@ -75,12 +75,12 @@ def per_sample_gradients(model: training.Classifier, X: Any, y: Any) -> np.ndarr
     Parameters
     ----------
     model : dlnotes.training.Classifier
-    X : array of shape (N, D)
+    X : array of shape (N, number of features)
     y : int array of shape (N,)
 
     Returns
     -------
-    array of shape (N, P), P = ``model.n_params``.
+    array of shape (N, n), n = ``model.n_params`` parameters.
     """
     X = np.asarray(X)
     y = np.asarray(y)
@@ -97,7 +97,8 @@ def minibatch_noise(G: Any, batch_sizes: Sequence[int], draws: int = 300,
 
     For each batch size :math:`B`, the formula is
     :func:`dlnotes.optim.minibatch_gradient_variance`; the measurement averages
-    :math:`\lVert \hat g_B - \bar g\rVert^2` over ``draws`` batches drawn without replacement.
+    :math:`\lVert \hat g_B - \bar g\rVert^2` over ``draws`` batches drawn without replacement
+    (:math:`\bar g` is the mean of the rows of ``G``, the full gradient).
 
     Returns
     -------
@@ -145,7 +146,7 @@ def minibatch_noise_figure(noise: dict, n: int) -> Figure:
 
 
 def least_squares_problem(n: int = 400, seed: int = 0) -> dict[str, Any]:
-    r"""A two-parameter least-squares problem, :math:`L(w) = \frac1N\sum_i (x_i^\top w - y_i)^2`.
+    r"""A two-parameter least-squares problem, :math:`L(w) = \frac1N\sum_i (x^{(i)\top} w - y^{(i)})^2`.
 
     Correlated Gaussian inputs (so the valley is tilted) and noisy targets (so the minimum
     loss is not zero and per-sample gradients do not vanish there). Returns a dict with
@@ -171,7 +172,7 @@ def least_squares_problem(n: int = 400, seed: int = 0) -> dict[str, Any]:
 
 def minibatch_sgd(X: Any, y: Any, w0: Any, lr: float, batch_size: int, epochs: int,
                   seed: int = 0, schedule: Callable[[int], float] | None = None) -> np.ndarray:
-    r"""Minibatch SGD on the least-squares loss :math:`\frac1N\sum_i (x_i^\top w - y_i)^2`; every iterate.
+    r"""Minibatch SGD on the least-squares loss :math:`\frac1N\sum_i (x^{(i)\top} w - y^{(i)})^2`; every iterate.
 
     Each epoch visits the samples in a random order (:func:`dlnotes.training.minibatch_indices`)
     and takes one :class:`dlnotes.optim.SGD` step per batch on the batch's mean loss,
@@ -201,12 +202,13 @@ def minibatch_sgd(X: Any, y: Any, w0: Any, lr: float, batch_size: int, epochs: i
     return np.array(path)
 
 
-#: The runs of :func:`sgd_vs_gd`: name -> (batch size or None for N, rate, 1/t decay k or None).
+#: The runs of :func:`sgd_vs_gd`: name -> (batch size or None for N, rate, time constant
+#: :math:`\tau` of the 1/t decay :math:`\alpha_t = \alpha/(1 + t/\tau)` in steps, or None).
 SGD_VS_GD_RUNS = {
     "GD": (None, 0.5, None),
     "SGD, $B=1$": (1, 0.05, None),
     "SGD, $B=10$": (10, 0.05, None),
-    "SGD, $B=1$, $1/t$ decay": (1, 0.05, 0.01),
+    "SGD, $B=1$, $1/t$ decay": (1, 0.05, 100),
 }
 
 
@@ -223,9 +225,9 @@ def sgd_vs_gd(epochs: int = 20, problem: dict | None = None, windows_per_epoch: 
     p = least_squares_problem() if problem is None else problem
     n = p["X"].shape[0]
     out = {}
-    for name, (b, lr, k) in SGD_VS_GD_RUNS.items():
+    for name, (b, lr, tau) in SGD_VS_GD_RUNS.items():
         b = n if b is None else b
-        sched = None if k is None else schedules.inverse_time(lr, k)
+        sched = None if tau is None else schedules.inverse_time(lr, 1.0 / tau)
         path = minibatch_sgd(p["X"], p["y"], p["w0"], lr, b, epochs, seed=0, schedule=sched)
         excess = np.maximum(p["loss"](path) - p["loss_star"], 0.0)
         ep = np.arange(len(path)) * b / n
@@ -255,7 +257,7 @@ def sgd_vs_gd_figure(runs: dict, problem: dict | None = None, path_epochs: float
             keep = r["epochs"] <= path_epochs
             ax.plot(r["path"][keep, 0], r["path"][keep, 1], color=c, lw=2 if big else 0.8,
                     marker="o" if big else None, ms=4, alpha=0.9, label=name)
-        rate = (f"$\\alpha_t = {r['lr']:g}/(1 + {SGD_VS_GD_RUNS[name][2]:g}\\,t)$" if "decay" in name
+        rate = (f"$\\alpha_t = {r['lr']:g}/(1 + t/{SGD_VS_GD_RUNS[name][2]:g})$" if "decay" in name
                 else f"$\\alpha = {r['lr']:g}$")
         ax_r.semilogy(r["window_epochs"], np.maximum(r["window_excess"], 1e-12), color=c,
                       lw=2 if big else 1.2, marker="o" if big else None, ms=3,
@@ -293,21 +295,54 @@ def batch_size_runs(batch_sizes: Sequence[int | None] = (1, 16, 128, None), lr: 
     return out
 
 
+def binned_step_loss(history: training.History, edges: Any) -> np.ndarray:
+    r"""The minibatch losses of a run averaged over bins of steps, :math:`[\text{edges}_j, \text{edges}_{j+1})`.
+
+    ``history.step_loss[t]`` is the loss of the minibatch of step :math:`t` before its update,
+    an unbiased estimate of the training loss at :math:`x_t`; averaging it over a bin of steps
+    gives a readable curve for every batch size at every step count, without interpolating
+    between epochs. Bins the run did not fill completely are NaN.
+    """
+    sl = np.asarray(history.step_loss, dtype=float)
+    e = np.asarray(edges, dtype=int)
+    out = np.full(len(e) - 1, np.nan)
+    for j, (lo, hi) in enumerate(zip(e[:-1], e[1:])):
+        if hi <= len(sl) and hi > lo:
+            out[j] = float(np.mean(sl[lo:hi]))
+    return out
+
+
+def batch_size_step_bins(runs: dict, bins: int = 24) -> np.ndarray:
+    """Log-spaced bin edges from step 1 to the longest run of ``runs``, for :func:`binned_step_loss`."""
+    longest = max(len(h.step_loss) for h in runs.values())
+    return np.unique(np.round(np.geomspace(1, longest, bins)).astype(int))
+
+
 def batch_size_figure(runs: dict, n: int) -> Figure:
-    """Training loss of :func:`batch_size_runs` against epochs (left) and against optimizer steps (right)."""
+    """Training loss of :func:`batch_size_runs` against epochs (left) and against optimizer steps (right).
+
+    Left: the full training loss after each epoch (dots). Right: the minibatch losses averaged
+    over log-spaced bins of steps (:func:`binned_step_loss`, lines), so every run has data at
+    every step count it reached, and the full training loss after each epoch (open circles).
+    """
     fig = new_figure(9.0, 3.4)
     ax_e, ax_s = fig.subplots(1, 2, sharey=True)
+    edges = batch_size_step_bins(runs)
+    centres = np.sqrt(edges[:-1] * np.maximum(edges[1:] - 1, edges[:-1]))
     for b, h in runs.items():
         c = _batch_color(b, n)
         ax_e.plot(h.epoch, h.train_loss, "o-", color=c, ms=3, label=_batch_label(b, n))
-        steps = np.maximum(h.epoch * h.steps_per_epoch, 0.5)
-        ax_s.semilogx(steps, h.train_loss, "o-", color=c, ms=3)
+        binned = binned_step_loss(h, edges)
+        ax_s.semilogx(centres, binned, "-", color=c, lw=1.4)
+        ends = h.epoch[1:] * h.steps_per_epoch
+        ax_s.semilogx(ends, h.train_loss[1:], "o", color=c, ms=4, mfc="none", mew=1)
     ax_e.set_xlabel("epoch (every sample's gradient computed once)")
     ax_e.set_ylabel("training loss (cross-entropy)")
     ax_e.set_title("Per unit of work: small batches win")
     ax_e.legend(fontsize=8, frameon=False)
-    ax_s.set_xlabel("optimizer steps (log scale; 0 plotted at 0.5)")
-    ax_s.set_title("Per step: nearly the same, far from the minimum")
+    ax_s.set_xlabel("optimizer step $t$ (log scale)")
+    ax_s.set_title("Per step: lines, minibatch losses binned;\ncircles, training loss after each epoch",
+                   fontsize=9)
     return fig
 
 
@@ -319,9 +354,9 @@ def network_loss_problem(batch: int = 32, hidden: int = 4, dtype: Any = np.float
 
     The network is :class:`dlnotes.training.MLP` (64 inputs, ``hidden`` tanh units, 10
     classes; tanh so that the loss is smooth and finite differences are not upset by
-    kinks). Returns a dict with ``f`` (flat parameters of shape (P,) → loss),
-    ``grad`` (flat parameters → the gradient by backpropagation, shape (P,)), ``theta0``
-    (the initial parameters, shape (P,)) and ``model``.
+    kinks). Returns a dict with ``f`` (flat parameters of shape (n,) → loss),
+    ``grad`` (flat parameters → the gradient by backpropagation, shape (n,)), ``theta0``
+    (the initial parameters, shape (n,)) and ``model``.
     """
     data = digits() if data is None else data
     X, y = data.X_train[:batch], data.y_train[:batch]
@@ -374,12 +409,14 @@ def finite_difference_figure(study: gradcheck.FiniteDifferenceStudy) -> Figure:
     return fig
 
 
-def gradient_cost(problem: dict, repeats: int = 3) -> dict[str, dict[str, float]]:
+def gradient_cost(problem: dict, repeats: int = 3, timed: bool = True) -> dict[str, dict[str, float]]:
     """Evaluations of the loss and wall-clock time per gradient: forward and centred differences, backpropagation.
 
     Returns ``{method: {"evaluations": ..., "seconds": ...}}``; the evaluation counts of the
-    finite differences are counted (:math:`P + 1` and :math:`2P`), backpropagation's is one
-    forward and one backward pass. Times are the best of ``repeats`` runs on this machine.
+    finite differences are counted (:math:`n + 1` and :math:`2n` for :math:`n` parameters),
+    backpropagation's is one forward and one backward pass. Times are the best of ``repeats``
+    runs on this machine (not a stable quantity on a shared machine: the book quotes only the
+    counts); ``timed=False`` skips the timing and leaves ``"seconds"`` out.
     """
     f, grad, theta = problem["f"], problem["grad"], problem["theta0"]
     calls = [0]
@@ -389,6 +426,8 @@ def gradient_cost(problem: dict, repeats: int = 3) -> dict[str, dict[str, float]
         return f(v)
 
     def best(fn):
+        if not timed:
+            return None
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -407,6 +446,9 @@ def gradient_cost(problem: dict, repeats: int = 3) -> dict[str, dict[str, float]
                                  "seconds": best(lambda: gradcheck.numerical_gradient(f, theta))}
     out["backpropagation"] = {"evaluations": 1, "seconds": best(lambda: grad(theta))}
     out["one loss evaluation"] = {"evaluations": 1, "seconds": best(lambda: f(theta))}
+    if not timed:
+        for v in out.values():
+            del v["seconds"]
     return out
 
 
@@ -416,27 +458,27 @@ _REGIME_PRODUCTS = (0.3, 1.0, 1.5, 2.0, 2.1)
 
 
 def regimes_figure(products: Sequence[float] = _REGIME_PRODUCTS, steps: int = 12) -> Figure:
-    r"""One eigen-coordinate under gradient descent, :math:`c_k = (1 - \alpha\lambda)^k c_0`, for several :math:`\alpha\lambda`.
+    r"""One eigen-coordinate under gradient descent, :math:`\omega_t = (1 - \alpha\lambda_i)^t \omega_0`, for several :math:`\alpha\lambda_i`.
 
     Each panel runs :func:`dlnotes.landscapes.gd_on_quadratic` on the 1-D quadratic
-    :math:`\tfrac12\lambda x^2` with :math:`\lambda = 1` and names the regime with
+    :math:`\tfrac12\lambda_1 x^2` with :math:`\lambda_1 = 1` and names the regime with
     :func:`dlnotes.landscapes.gd_regime`.
     """
     fig = new_figure(10.0, 2.7)
     axes = fig.subplots(1, len(products), sharey=True)
     q = landscapes.Quadratic([[1.0]])
-    k = np.arange(steps + 1)
+    t = np.arange(steps + 1)
     for ax, r in zip(axes, products):
         c = landscapes.gd_on_quadratic(q, [1.0], r, steps).eigencoordinates[:, 0]
         regime = landscapes.gd_regime(r, 1.0)
         color = PALETTE["above"] if regime == "diverging" else (
             PALETTE["reference"] if regime == "bouncing" else PALETTE["central"])
         ax.axhline(0, color="0.8", lw=0.8)
-        ax.plot(k, c, "o-", color=color, ms=3, lw=1)
-        ax.set_title(f"$\\alpha\\lambda = {r:g}$: {regime}", fontsize=9)
-        ax.set_xlabel("step $k$")
+        ax.plot(t, c, "o-", color=color, ms=3, lw=1)
+        ax.set_title(f"$\\alpha\\lambda_i = {r:g}$: {regime}", fontsize=9)
+        ax.set_xlabel("step $t$")
         ax.set_ylim(-3.2, 3.2)
-    axes[0].set_ylabel(r"$c_k = (1 - \alpha\lambda)^k c_0$")
+    axes[0].set_ylabel(r"$\omega_t = (1 - \alpha\lambda_i)^t \omega_0$")
     return fig
 
 
@@ -480,18 +522,18 @@ def stability_figure(demo: dict, first_steps: int = 40) -> Figure:
         cf = run["closed_form"]
         label = (f"$\\alpha = {fac:g} \\times 2/\\lambda_{{\\max}}$, "
                  f"$1 - \\alpha\\lambda_{{\\max}} = {cf.factors[-1]:+.2f}$")
-        k = np.arange(len(cf.losses))
-        ax.plot(k[:first_steps + 1], cf.eigencoordinates[:first_steps + 1, -1], "o-", color=c, ms=2.5,
+        t = np.arange(len(cf.losses))
+        ax.plot(t[:first_steps + 1], cf.eigencoordinates[:first_steps + 1, -1], "o-", color=c, ms=2.5,
                 lw=0.8, label=label)
-        ax_r.semilogy(k, np.maximum(cf.losses, 1e-300), color=c, lw=1.5, label=label)
+        ax_r.semilogy(t, np.maximum(cf.losses, 1e-300), color=c, lw=1.5, label=label)
     ax.axhline(0, color="0.8", lw=0.8)
-    ax.set_xlabel("step $k$")
-    ax.set_ylabel(r"steep eigen-coordinate $c_{k,\max}$")
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel(r"steep eigen-coordinate $\omega_{t,n}$")
     ax.set_title(f"The stiffest direction flips sign every step ($\\kappa = {q.condition_number:g}$)",
                  fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="upper left")
-    ax_r.set_xlabel("step $k$")
-    ax_r.set_ylabel("loss $f(x_k)$ (log scale)")
+    ax_r.set_xlabel("step $t$")
+    ax_r.set_ylabel("loss $f(x_t)$ (log scale)")
     ax_r.set_title("The loss: converges below, diverges above", fontsize=10)
     ax_r.legend(fontsize=7, frameon=False, loc="lower left")
     return fig
@@ -501,10 +543,11 @@ def steps_to_converge(condition_number: float, tol: float = 1e-6, max_steps: int
     r"""Steps gradient descent at the best fixed rate needs to shrink the error by ``tol``, on a 2-D quadratic with condition number :math:`\kappa`.
 
     Measured with :func:`dlnotes.landscapes.gd_on_quadratic` from a start with equal
-    components along both eigenvectors (the first step :math:`k` with
-    :math:`\lVert x_k - x^*\rVert \le` ``tol`` :math:`\lVert x_0 - x^*\rVert`), and predicted
-    from the rate :math:`r = (\kappa - 1)/(\kappa + 1)` of
-    :func:`dlnotes.landscapes.optimal_lr` as :math:`\lceil \log(\text{tol}) / \log r\rceil`.
+    components along both eigenvectors (the first step :math:`t` with
+    :math:`\lVert x_t - x^*\rVert \le` ``tol`` :math:`\lVert x_0 - x^*\rVert`), and predicted
+    from the factor :math:`(\kappa - 1)/(\kappa + 1)` per step of
+    :func:`dlnotes.landscapes.optimal_lr` as
+    :math:`\lceil \log(\text{tol}) / \log\frac{\kappa - 1}{\kappa + 1}\rceil`.
 
     Returns ``{"lr", "rate", "measured", "predicted"}`` (the predictions are ``0`` for
     :math:`\kappa = 1`, where one step suffices: ``measured`` says 1).
@@ -559,8 +602,8 @@ def _draw_quadratic(fig: Figure, kappa: float, lr: float):
     curve, = ax_r.semilogy([], [], color=PALETTE["path"], lw=1.8)
     ax_r.set_xlim(0, _QSTEPS)
     ax_r.set_ylim(1e-6, 1e2)
-    ax_r.set_xlabel("step $k$")
-    ax_r.set_ylabel("$f(x_k) / f(x_0)$ (log scale)")
+    ax_r.set_xlabel("step $t$")
+    ax_r.set_ylabel("$f(x_t) / f(x_0)$ (log scale)")
     title_r = ax_r.set_title(" ", fontsize=10)
     spines = [*ax.spines.values(), *ax_r.spines.values()]
 
@@ -608,7 +651,7 @@ _ESCAPE = landscapes.EscapeSaddle()
 
 def saddle_run(offset: float, noise: float = 0.0, lr: float = 0.2, steps: int = 200,
                seed: int = 0, x0: float = 1.0) -> optim.Trajectory:
-    r"""Gradient descent on :class:`dlnotes.landscapes.EscapeSaddle` from :math:`(x_0, \text{offset})`, with optional gradient noise.
+    r"""Gradient descent on :class:`dlnotes.landscapes.EscapeSaddle` from :math:`x_0 = (` ``x0``, ``offset`` :math:`)`, with optional gradient noise.
 
     With ``noise`` :math:`= \sigma > 0` every gradient gets independent
     :math:`\mathcal N(0, \sigma^2 I)` noise (from ``seed``), a stand-in for minibatch noise.
@@ -624,7 +667,7 @@ def saddle_run(offset: float, noise: float = 0.0, lr: float = 0.2, steps: int = 
 
 
 def escape_step(traj: optim.Trajectory, threshold: float = 0.5) -> int | None:
-    """The first step at which the escape coordinate satisfies |y| >= ``threshold`` (None if never)."""
+    """The first step :math:`t` at which the escape coordinate satisfies :math:`|x_{t,2}| \\ge` ``threshold`` (None if never)."""
     hit = np.flatnonzero(np.abs(traj.xs[:, 1]) >= threshold)
     return int(hit[0]) if hit.size else None
 
@@ -652,9 +695,9 @@ def _draw_saddle(fig: Figure, offset: float, noise: float):
     ax.set_xlim(-1.5, 1.5)
     ax.set_ylim(-1.5, 1.5)
     ax.set_aspect("equal")
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$ (the escape direction)")
-    ax.set_title("saddle at 0, minima at $y = \\pm 1$", fontsize=10)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$ (the escape direction)")
+    ax.set_title("saddle at 0, minima at $x_2 = \\pm 1$", fontsize=10)
     ax_r.axhline(0.0, color=PALETTE["reference"], lw=0.8, ls="--")
     ax_r.axhline(-0.25, color=PALETTE["reference"], lw=0.8, ls=":")
     ax_r.text(_SSTEPS, 0.02, "saddle value 0", ha="right", va="bottom", fontsize=8, color="0.4")
@@ -663,7 +706,7 @@ def _draw_saddle(fig: Figure, offset: float, noise: float):
     ax_r.set_xlim(0, _SSTEPS)
     ax_r.set_ylim(-0.4, 1.05)
     ax_r.set_xlabel("step $t$")
-    ax_r.set_ylabel("loss $f(x_t, y_t)$")
+    ax_r.set_ylabel("loss $f(x_t)$")
     title = ax_r.set_title(" ", fontsize=10)
     steps = np.arange(_SSTEPS + 1)
     spines = [*ax.spines.values(), *ax_r.spines.values()]   # redrawn over the curves
@@ -674,8 +717,8 @@ def _draw_saddle(fig: Figure, offset: float, noise: float):
         end.set_data([tr.xs[-1, 0]], [tr.xs[-1, 1]])
         curve.set_data(steps, tr.losses)
         k = escape_step(tr)
-        title.set_text(f"y₀ = {offset:g}, noise σ = {noise:g}: "
-                       + (f"|y| reaches 0.5 at step {k}" if k is not None
+        title.set_text(f"offset x₂ = {offset:g}, noise σ = {noise:g}: "
+                       + (f"|x₂| reaches 0.5 at step {k}" if k is not None
                           else f"still at the saddle after {_SSTEPS} steps"))
         return [path, end, marks, curve, title, *spines]
 
@@ -687,13 +730,13 @@ def saddle_explorable() -> Explorable:
     """Explorable: escaping a saddle; sliders for the initial offset from the ridge and the gradient noise."""
     return Explorable(
         _draw_saddle,
-        [Control("offset", "initial offset y₀", _OFFSETS, value=1e-8),
+        [Control("offset", "start offset x₂", _OFFSETS, value=1e-8),
          Control("noise", "gradient noise σ", _NOISES, value=0.0)],
-        alt=("Left: contours of f(x, y) = x² + y⁴/4 − y²/2, a saddle at the origin between two minima "
-             "at y = ±1, and the path of gradient descent with rate 0.2 started at x = 1 and a tiny "
-             "offset y₀. Right: the loss against the step. The loss first drops to the saddle value 0 "
-             "and stays on a plateau whose length grows like the logarithm of 1/y₀; started exactly "
-             "on the ridge without noise it never leaves, with noise it always does."),
+        alt=("Left: contours of f(x) = x₁² + x₂⁴/4 − x₂²/2, a saddle at the origin between two minima "
+             "at x₂ = ±1, and the path of gradient descent with rate 0.2 started at x₁ = 1 and a tiny "
+             "offset x₂. Right: the loss against the step. The loss first drops to the saddle value 0 "
+             "and stays on a plateau whose length grows like the logarithm of 1/offset; started "
+             "exactly on the ridge without noise it never leaves, with noise it always does."),
         caption=("Gradient descent at a saddle: the offset from the ridge (or the noise) is multiplied "
                  "by 1 + α per step, so the plateau lasts about log(1/offset)/log(1 + α) steps."),
         figsize=(9.0, 3.5), dpi=72)

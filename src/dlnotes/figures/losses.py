@@ -129,7 +129,7 @@ def _draw_outlier(fig: Figure, delta: float, outlier: float):
     now = ax_r.axvline(outlier, color="black", lw=0.8, ls=":")
     ax_r.set_xlim(-1.5, 31.5)
     ax_r.set_xlabel("position of the outlier")
-    ax_r.set_ylabel("fitted constant $c$")
+    ax_r.set_ylabel(r"fitted constant $\hat y$")
     ax_r.set_ylim(-0.5, 3.5)
     ax_r.set_title("How far the outlier drags it")
     legend = ax_r.legend(handles=list(curves.values()), labels=list(order), fontsize=7,
@@ -175,9 +175,13 @@ def huber_outlier_explorable() -> Explorable:
         figsize=(9.0, 3.4), dpi=80)
 
 
-def margin_losses(m_min: float = -2.5, m_max: float = 3.0) -> Figure:
-    r"""Binary 0–1, hinge, squared hinge and logistic losses (left) and derivatives (right) against the margin y·s."""
-    m = np.linspace(m_min, m_max, 1101)
+def margin_losses(r_min: float = -2.5, r_max: float = 3.0) -> Figure:
+    r"""Binary 0–1, hinge, squared hinge and logistic losses (left) and derivatives (right) against the margin :math:`r = yz`.
+
+    The logistic loss is drawn in nats, :math:`\log(1 + e^{-r})`, and dashed in bits,
+    :math:`\log_2(1 + e^{-r})`: only the second is an upper bound of the 0–1 loss.
+    """
+    m = np.linspace(r_min, r_max, 1101)
     y = np.ones_like(m)
     fig = new_figure(9.0, 3.4)
     ax_v, ax_g = fig.subplots(1, 2)
@@ -188,22 +192,24 @@ def margin_losses(m_min: float = -2.5, m_max: float = 3.0) -> Figure:
          losses.binary_hinge_grad(m, y, reduction="none")),
         ("squared_hinge", r"squared hinge", losses.binary_hinge(m, y, p=2, reduction="none"),
          losses.binary_hinge_grad(m, y, p=2, reduction="none")),
-        ("logistic", r"logistic $\log(1 + e^{-m})$", losses.logistic_loss(m, y, reduction="none"),
+        ("logistic", r"logistic $\log(1 + e^{-r})$", losses.logistic_loss(m, y, reduction="none"),
          losses.logistic_loss_grad(m, y, reduction="none")),
     ]
     ax_g.plot(m, np.zeros_like(m), color=COLORS["zero_one"], lw=2, label="0–1 (zero a.e.)")
     for key, label, val, grad in curves:
         ax_v.plot(m, val, color=COLORS[key], lw=2, label=label)
         ax_g.plot(m, grad, color=COLORS[key], lw=2, label=label)
+    ax_v.plot(m, losses.logistic_loss(m, y, reduction="none") / math.log(2.0), color=COLORS["logistic"],
+              lw=1.5, ls="--", label=r"logistic in bits $\log_2(1 + e^{-r})$")
     for ax in (ax_v, ax_g):
         ax.axvline(0, color="0.8", lw=0.8, zorder=0)
         ax.axvline(1, color="0.8", lw=0.8, ls=":", zorder=0)
-        ax.set_xlabel(r"margin $m = y\,s$")
+        ax.set_xlabel(r"margin $r = y\,z$")
     ax_v.set_ylim(-0.2, 5)
     ax_v.set_ylabel("loss")
     ax_v.set_title("Loss")
     ax_v.legend(fontsize=8, frameon=False)
-    ax_g.set_ylabel(r"derivative w.r.t. $s$ (for $y = +1$)")
+    ax_g.set_ylabel(r"derivative w.r.t. $z$ (for $y = +1$)")
     ax_g.set_title("Gradient")
     return fig
 
@@ -212,13 +218,14 @@ _OTHER_SCORES = (1.0, -0.5)
 
 
 def _draw_true_class(fig: Figure, s_true: float):
+    # s_true is the slider's name (kept for the explorable's state keys): the true-class score z_y
     other = np.array(_OTHER_SCORES)
     ax_b, ax_l = fig.subplots(1, 2, width_ratios=[1, 1.5])
     xs = np.arange(3)
     bars_s = ax_b.bar(xs - 0.2, np.zeros(3), width=0.4, color=["#1f78b4", "0.6", "0.6"],
-                      label="score $s_j$")
+                      label="score $z_j$")
     bars_q = ax_b.bar(xs + 0.2, np.zeros(3), width=0.4, color=["#e31a1c", "#f4a3a3", "#f4a3a3"],
-                      label="softmax $q_j$")
+                      label=r"softmax $\hat y_j$")
     ax_b.axhline(0, color="black", lw=0.6, zorder=0.5)  # under the bars, also when blitting
     ax_b.set_xticks(xs, ["true class", "class 2", "class 3"])
     ax_b.set_ylim(-3.2, 4.2)
@@ -236,7 +243,7 @@ def _draw_true_class(fig: Figure, s_true: float):
     dot_h, = ax_l.plot([], [], "o", color=COLORS["hinge"])
     dot_c, = ax_l.plot([], [], "o", color=COLORS["cross_entropy"])
     ax_l.axvline(max(other) + 1, color=COLORS["hinge"], lw=0.8, ls=":")
-    ax_l.set_xlabel("score of the true class $s_t$")
+    ax_l.set_xlabel("score of the true class $z_y$")
     ax_l.set_ylabel("loss of this sample")
     ax_l.set_ylim(-0.5, 9)  # the markers never touch the spines (8.5 is the largest loss)
     title = ax_l.set_title(" ")
@@ -261,10 +268,10 @@ def _draw_true_class(fig: Figure, s_true: float):
 
 
 def true_class_score_explorable() -> Explorable:
-    """Explorable: raise the true-class score and watch hinge reach zero while cross-entropy only approaches it."""
+    """Explorable: raise the true-class score :math:`z_y` and watch hinge reach zero while cross-entropy only approaches it."""
     return Explorable(
         _draw_true_class,
-        [Control("s_true", "true-class score sₜ", np.round(np.arange(-3.0, 4.001, 0.25), 2),
+        [Control("s_true", "true-class score z_y", np.round(np.arange(-3.0, 4.001, 0.25), 2),
                  value=0.0, fmt="{:.2f}")],
         alt=("Left: bar chart of three class scores and their softmax probabilities; the true "
              "class's score is set by the slider, the others are 1.0 and -0.5. Right: the multiclass "
@@ -277,7 +284,11 @@ def true_class_score_explorable() -> Explorable:
 
 
 def kl_asymmetry(p: float = 0.3) -> Figure:
-    r"""For Bernoulli distributions: H(p, q), H(p) and KL(p‖q) against q (left); KL(p‖q) vs KL(q‖p) (right)."""
+    r"""For two outcomes: H(P, Q), H(P) and KL(P‖Q) against :math:`Q_1` (left); KL(P‖Q) vs KL(Q‖P) (right).
+
+    The data distribution is :math:`P = (p, 1 - p)` with ``p`` :math:`= P_1`, the model's
+    :math:`Q = (Q_1, 1 - Q_1)`.
+    """
     qs = np.linspace(0.005, 0.995, 397)
     P = np.tile([p, 1 - p], (len(qs), 1))
     Q = np.column_stack([qs, 1 - qs])
@@ -287,19 +298,19 @@ def kl_asymmetry(p: float = 0.3) -> Figure:
     kl_qp = losses.kl_divergence(Q, P)
     fig = new_figure(9.0, 3.3)
     ax, ax_r = fig.subplots(1, 2)
-    ax.plot(qs, ce, color=COLORS["cross_entropy"], lw=2, label=r"cross-entropy $H(p, q)$")
-    ax.plot(qs, h, color=COLORS["entropy"], lw=2, ls="--", label=r"entropy $H(p)$")
-    ax.fill_between(qs, h, ce, color=COLORS["kl"], alpha=0.25, label=r"gap $=\mathrm{KL}(p\|q)$")
+    ax.plot(qs, ce, color=COLORS["cross_entropy"], lw=2, label=r"cross-entropy $\mathrm{H}(P, Q)$")
+    ax.plot(qs, h, color=COLORS["entropy"], lw=2, ls="--", label=r"entropy $\mathrm{H}(P)$")
+    ax.fill_between(qs, h, ce, color=COLORS["kl"], alpha=0.25, label=r"gap $=\mathrm{KL}(P\Vert Q)$")
     ax.axvline(p, color="0.5", lw=0.8, ls=":")
-    ax.set_xlabel("model probability $q$ of outcome 1")
+    ax.set_xlabel("model probability $Q_1$ of outcome 1")
     ax.set_ylabel("nats")
     ax.set_ylim(0, 2.5)
-    ax.set_title(f"Data: $p = {p:g}$")
+    ax.set_title(f"Data: $P_1 = {p:g}$")
     ax.legend(fontsize=8, frameon=False)
-    ax_r.plot(qs, kl_pq, color=COLORS["kl"], lw=2, label=r"$\mathrm{KL}(p\|q)$")
-    ax_r.plot(qs, kl_qp, color="0.3", lw=2, ls="--", label=r"$\mathrm{KL}(q\|p)$")
+    ax_r.plot(qs, kl_pq, color=COLORS["kl"], lw=2, label=r"$\mathrm{KL}(P\Vert Q)$")
+    ax_r.plot(qs, kl_qp, color="0.3", lw=2, ls="--", label=r"$\mathrm{KL}(Q\Vert P)$")
     ax_r.axvline(p, color="0.5", lw=0.8, ls=":")
-    ax_r.set_xlabel("model probability $q$ of outcome 1")
+    ax_r.set_xlabel("model probability $Q_1$ of outcome 1")
     ax_r.set_ylabel("nats")
     ax_r.set_ylim(0, 2.0)
     ax_r.set_title("KL is not symmetric")
@@ -309,7 +320,7 @@ def kl_asymmetry(p: float = 0.3) -> Figure:
 
 def likelihood_ratio_convergence(p=(0.5, 0.3, 0.2), q=(0.2, 0.3, 0.5), n: int = 4000,
                                  seeds: int = 5) -> Figure:
-    """Running means of log p(x)/q(x) for x ~ p, for several seeds, converging to KL(p‖q)."""
+    """Running means of log P(y)/Q(y) over outcomes y drawn from P, for several seeds, converging to KL(P‖Q)."""
     pa, qa = np.asarray(p, float), np.asarray(q, float)
     kl = losses.kl_divergence(pa, qa)
     fig = new_figure(7.0, 3.0)
@@ -317,10 +328,10 @@ def likelihood_ratio_convergence(p=(0.5, 0.3, 0.2), q=(0.2, 0.3, 0.5), n: int = 
     m = np.arange(1, n + 1)
     for s in range(seeds):
         ax.plot(m, losses.log_likelihood_ratio_estimate(pa, qa, n, seed=s), lw=1, alpha=0.8)
-    ax.axhline(kl, color="black", lw=1.5, ls="--", label=rf"$\mathrm{{KL}}(p\|q) = {kl:.4f}$")
+    ax.axhline(kl, color="black", lw=1.5, ls="--", label=rf"$\mathrm{{KL}}(P\Vert Q) = {kl:.4f}$")
     ax.set_xscale("log")
-    ax.set_xlabel("number of samples $n$ drawn from $p$ (log scale)")
-    ax.set_ylabel(r"mean of $\log p(x)/q(x)$")
+    ax.set_xlabel("number of outcomes $N$ drawn from $P$ (log scale)")
+    ax.set_ylabel(r"mean of $\log P(y)/Q(y)$")
     ax.set_ylim(kl - 1.0, kl + 1.0)
     ax.legend(frameon=False)
     return fig
@@ -348,7 +359,8 @@ def hinge_terms_markdown(scores, labels, margin: float = 1.0, one_based: bool = 
     lines = []
     for i in range(s.shape[0]):
         others = [j for j in range(s.shape[1]) if j != t[i]]
-        sym = " + ".join(f"\\max(0,\\, s_{{{j + off}}} - s_{{{t[i] + off}}} + {margin:g})" for j in others)
+        sym = " + ".join(f"\\max(0,\\, z_{{{i + off}{j + off}}} - z_{{{i + off}{t[i] + off}}} + {margin:g})"
+                         for j in others)
         num = " + ".join(f"\\max(0,\\, {_num(s[i, j])} - {_num(s[i, t[i]])} + {margin:g})" for j in others)
         val = " + ".join(f"{max(0.0, terms[i, j]):.1f}" for j in others)
         lines.append(f"$$\\begin{{aligned}} L_{{{i + off}}} &= {sym} \\\\ &= {num} \\\\ "

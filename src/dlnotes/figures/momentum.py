@@ -164,9 +164,9 @@ def saddle_escape(lr: float = 0.1, rho: float = 0.9, steps: int = 120) -> tuple[
                   label=f"{name}: below $-0.2$ after {escape[name]} steps")
     ax.plot([0], [0], "x", color="black", ms=8, mew=2)
     ax.plot(s.minimizers[:, 0], s.minimizers[:, 1], "*", color="black", ms=10)
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$")
-    ax.set_title(r"$f = x^2 + y^4/4 - y^2/2$, start $(1, 10^{-3})$")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(r"$f = x_1^2 + x_2^4/4 - x_2^2/2$, start $(1, 10^{-3})$")
     ax.legend(fontsize=8, loc="lower left")
     ax_r.axhline(-0.25, color="0.6", lw=0.8, ls=":")
     ax_r.set_xlabel("step $t$")
@@ -182,8 +182,8 @@ def momentum_signal_to_noise(rho: float, sigma: float = 1.0, steps: int = 20000,
                              seed: int = 0) -> tuple[float, float]:
     r"""Measured signal-to-noise ratio of the step direction of SGD with momentum under gradient noise.
 
-    The gradient is :math:`g_t = g + \sigma\xi_t` with :math:`g = (1, 0)` and standard normal
-    :math:`\xi_t`; the momentum buffer of :class:`dlnotes.optim.SGD` (``momentum=rho``) is
+    The gradient is :math:`g_t = g + \sigma\,\text{noise}_t` with :math:`g = (1, 0)` and standard
+    normal noise; the momentum buffer :math:`m_t` of :class:`dlnotes.optim.SGD` (``momentum=rho``) is
     recorded after ``burn_in`` steps. The ratio is the mean of the buffer's first coordinate
     over the standard deviation of its second one (a coordinate with no signal). For
     :math:`\rho = 0` (plain SGD) it is :math:`1/\sigma`; the exponential average predicts
@@ -217,7 +217,7 @@ def noise_averaging(rho: float = 0.9, sigma: float = 1.0, n: int = 300, seed: in
     r"""Step directions of SGD and of momentum under noisy gradients, and the signal-to-noise ratio against :math:`\rho`.
 
     Left: ``n`` consecutive steps of each method as vectors, scaled so that their mean has
-    length 1 (momentum's buffer times :math:`1-\rho`). Right: measured and predicted
+    length 1 (momentum's buffer :math:`m_t` times :math:`1-\rho`). Right: measured and predicted
     signal-to-noise ratio (:func:`momentum_signal_to_noise`) for :data:`NOISE_RHOS`.
     Returns ``(rows, figure)`` with rows ``[rho, measured, predicted]``.
     """
@@ -238,7 +238,7 @@ def noise_averaging(rho: float = 0.9, sigma: float = 1.0, n: int = 300, seed: in
     ax.scatter(sgd[:, 0], sgd[:, 1], s=6, color=OPTIMIZER_COLORS["SGD"], alpha=0.5,
                label="SGD: one noisy gradient per step")
     ax.scatter(mom[:, 0], mom[:, 1], s=6, color=OPTIMIZER_COLORS["Momentum"], alpha=0.7,
-               label=f"momentum $\\rho = {rho:g}$: $(1-\\rho)\\,b_t$")
+               label=f"momentum $\\rho = {rho:g}$: $(1-\\rho)\\,m_t$")
     ax.plot([1], [0], "*", color="black", ms=10, label="true gradient $g$")
     ax.set_xlim(-2.5, 4.5)
     ax.set_ylim(-3.2, 3.2)
@@ -371,8 +371,8 @@ def nesterov_forms(lr: float = NESTEROV_LR, momentum: float = NESTEROV_RHO,
     ax.plot(every[:, 0], every[:, 1], "o", mfc="none", color=OPTIMIZER_COLORS["Nesterov"], ms=6,
             label=r"$\tilde x_t - \rho v_t$ (every 25th)")
     ax.plot([1], [1], "*", color="black", ms=10)
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
     ax.set_title(f"Rosenbrock, $\\alpha = {lr:g}$, $\\rho = {momentum:g}$, {steps} steps")
     ax.legend(fontsize=7, loc="lower right")
     diff = np.max(np.abs(cmp.x_lookahead - cmp.x_from_tilde), axis=1)
@@ -384,7 +384,7 @@ def nesterov_forms(lr: float = NESTEROV_LR, momentum: float = NESTEROV_RHO,
     ax_r.axhline(np.finfo(float).eps, color="0.5", lw=0.8, ls=":", label="machine epsilon")
     ax_r.set_ylim(1e-18, 1e-9)
     ax_r.set_xlabel("step $t$")
-    ax_r.set_ylabel(r"$\|x_t - (\tilde x_t - \rho v_t)\|_\infty$")
+    ax_r.set_ylabel(r"$\Vert x_t - (\tilde x_t - \rho v_t)\Vert_\infty$")
     ax_r.set_title(f"Largest difference: {cmp.max_abs_difference:.1e}")
     ax_r.legend(fontsize=7.5, frameon=False, loc="upper left")
     return cmp, fig
@@ -412,9 +412,9 @@ def _draw_valley(fig: Figure, rho: float, lr: float):
     star = ax.plot(f.minimizers[:, 0], f.minimizers[:, 1], "*", color="black", ms=10)[0]
     ax.set_xlim(VALLEY_BOUNDS[0])
     ax.set_ylim(VALLEY_BOUNDS[1])
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$")
-    ax.set_title(f"$(1-x)^2 + {VALLEY['b']:g}\\,(y - x^2)^2$")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(f"$(1-x_1)^2 + {VALLEY['b']:g}\\,(x_2 - x_1^2)^2$")
     steps = np.arange(VALLEY_STEPS + 1)
     curves = {n: ax_r.semilogy([], [], color=OPTIMIZER_COLORS[n], lw=widths[n])[0] for n in names}
     ax_r.set_xlim(0, VALLEY_STEPS)

@@ -15,14 +15,14 @@ __all__ = ["penalty_shapes", "regularization_paths", "lambda_explorable", "valid
 
 
 def penalty_shapes() -> Figure:
-    r"""Level sets R(θ) = 1 of L1, L2 and elastic net in 2-D (left); the 1-D penalty gradients (right)."""
+    r"""Level sets :math:`R(\theta) = 1` of L1, L2 and elastic net (:math:`\nu = 0.5`) in 2-D (left); the 1-D penalty gradients (right)."""
     fig = new_figure(9.0, 3.6)
     ax, ax_g = fig.subplots(1, 2)
     t = np.linspace(-1.6, 1.6, 161)
     T1, T2 = np.meshgrid(t, t)
     handles = []
     for kind, color, label in (("l1", COLORS["l1"], "L1"), ("l2", COLORS["l2"], "L2"),
-                               ("elastic_net", COLORS["elastic_net"], "elastic net, $r=0.5$")):
+                               ("elastic_net", COLORS["elastic_net"], r"elastic net, $\nu=0.5$")):
         R = np.array([reg.penalty(np.array([a, b]), kind)
                       for a, b in zip(T1.ravel(), T2.ravel())]).reshape(T1.shape)
         ax.contour(T1, T2, R, levels=[1.0], colors=[color], linewidths=2)
@@ -52,7 +52,12 @@ LAMBDAS = np.geomspace(1e-3, 2.0, 40)
 
 
 def regularization_paths(lams=LAMBDAS) -> Figure:
-    """Weights of a linear model on the diabetes data as λ grows, for L1 (left) and L2 (right)."""
+    """Weights of a linear model on the diabetes data as λ grows, for L1 (left) and L2 (right).
+
+    The L1 weights reach exactly zero one after another; the L2 weights never do, and while
+    their norm shrinks, single weights can grow or change sign on the way (the features are
+    correlated).
+    """
     data = diabetes()
     lam_arr = np.asarray(lams, dtype=float)
     fig = new_figure(9.0, 3.5)
@@ -139,7 +144,8 @@ def lambda_explorable() -> Explorable:
         alt=("Bar chart of the ten weights of a linear model of diabetes progression, fitted with "
              "an L1 penalty (green) and an L2 penalty (orange) at the strength chosen by the slider. "
              "As lambda grows the L1 weights drop to exactly zero one after another, while the L2 "
-             "weights shrink together and none becomes zero."),
-        caption="Raise λ: L1 switches features off one at a time; L2 shrinks them all and switches "
-                "none off.",
+             "weights get smaller as a whole and none becomes zero; a few of them grow or change "
+             "sign on the way."),
+        caption="Raise λ: L1 switches features off one at a time; L2 shrinks the weight vector's "
+                "norm and switches none off.",
         figsize=(8.0, 3.4), dpi=80)

@@ -16,16 +16,16 @@ function          :math:`\phi(z)`                                             Py
 ``sigmoid``       :math:`\sigma(z) = 1/(1 + e^{-z})`                           ``torch.sigmoid``
 ``tanh``          :math:`\tanh z`                                              ``torch.tanh``
 ``relu``          :math:`\max(0, z)`                                           ``torch.relu``
-``leaky_relu``    :math:`\max(\nu z, z)` for slope :math:`0 \le \nu < 1`        ``F.leaky_relu(negative_slope=ν)``
+``leaky_relu``    :math:`\max(\mathrm{slope}\, z, z)` for slope :math:`0 \le \mathrm{slope} < 1`        ``F.leaky_relu(negative_slope=slope)``
 ``elu``           :math:`z` for :math:`z > 0`, :math:`e^{z} - 1` otherwise     ``F.elu(alpha=1)``
 ``gelu``          :math:`z\,\Phi(z)` (:math:`\Phi` the standard normal CDF)     ``F.gelu(approximate='none')``
 ================  ===========================================================  ==========================
 
-plus :func:`maxout`, the maximum of :math:`k` affine maps of the layer's *input* (it is a
+plus :func:`maxout`, the maximum of :math:`n_{\text{pieces}}` affine maps of the layer's *input* (it is a
 layer with its own weights, not an elementwise function), with :func:`maxout_backward`.
 
 The derivative at a kink follows PyTorch: :math:`\mathrm{ReLU}'(0) = 0`, the leaky ReLU's
-derivative at 0 is :math:`\nu`, ELU's is 1. All functions keep the dtype of ``z`` (float32
+derivative at 0 is :math:`\mathrm{slope}`, ELU's is 1. All functions keep the dtype of ``z`` (float32
 or float64; integers become float64), never overflow, and stay finite for every finite
 input: :math:`\sigma` is evaluated through :math:`e^{-|z|}`, ELU through ``expm1`` of
 :math:`\min(z, 0)`, GELU's density term only where it is not exactly zero.
@@ -232,23 +232,23 @@ def relu_backward(da: Any, z: Any) -> np.ndarray:
 
 
 def leaky_relu(z: Any, negative_slope: float = 0.01) -> np.ndarray:
-    r"""The leaky ReLU :math:`\max(\nu z, z)`, elementwise, with slope :math:`\nu` = ``negative_slope``.
+    r"""The leaky ReLU :math:`\max(\mathrm{slope}\, z, z)`, elementwise, with slope :math:`\mathrm{slope}` = ``negative_slope``.
 
     Same as ``torch.nn.functional.leaky_relu(z, negative_slope)`` (default 0.01; one of the
-    course's slides uses 0.1). The gradient for :math:`z < 0` is :math:`\nu`, never 0, so
+    course's slides uses 0.1). The gradient for :math:`z < 0` is :math:`\mathrm{slope}`, never 0, so
     no unit can die. Chapter: *Activations and initialization*.
 
     Parameters
     ----------
     z : array
     negative_slope : float in [0, 1)
-        :math:`\nu`; 0 gives the ReLU.
+        :math:`\mathrm{slope}`; 0 gives the ReLU.
     """
     return _leaky(_z(z), _slope(negative_slope))
 
 
 def leaky_relu_backward(da: Any, z: Any, negative_slope: float = 0.01) -> np.ndarray:
-    r""":math:`\partial L/\partial z = \partial L/\partial a` where :math:`z > 0` and :math:`\nu\,\partial L/\partial a` elsewhere (PyTorch's choice at 0)."""
+    r""":math:`\partial L/\partial z = \partial L/\partial a` where :math:`z > 0` and :math:`\mathrm{slope}\,\partial L/\partial a` elsewhere (PyTorch's choice at 0)."""
     da, z = _pair(da, z)
     return _leaky_back(da, z, _slope(negative_slope))
 
@@ -310,12 +310,12 @@ def _maxout_args(x: Any, W: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def maxout(x: Any, W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
-    r"""A maxout layer: :math:`a_j = \max_{p=1..k} \big(x W_p + b_p\big)_j` (Goodfellow et al. 2013).
+    r"""A maxout layer: each output is the largest of its affine pieces, :math:`a_j = \max\{(xW_1 + b_1)_j, \dots\}` (Goodfellow et al. 2013).
 
-    Each output unit is the largest of :math:`k` affine functions of the input, so the unit
-    is piecewise linear and convex in :math:`x`; with :math:`k = 2`, :math:`W_2 = 0, b_2 = 0`
-    it is a ReLU of :math:`xW_1 + b_1`, with :math:`W_2 = \nu W_1, b_2 = \nu b_1` a leaky
-    ReLU. It never saturates and never dies, at the price of :math:`k` times the weights.
+    Each output unit is the largest of :math:`n_{\text{pieces}}` (``k`` in the code) affine functions of the input, so the unit
+    is piecewise linear and convex in :math:`x`; with two pieces, :math:`W_2 = 0, b_2 = 0`
+    it is a ReLU of :math:`xW_1 + b_1`, with :math:`W_2 = \mathrm{slope}\, W_1, b_2 = \mathrm{slope}\, b_1` a leaky
+    ReLU. It never saturates and never dies, at the price of :math:`n_{\text{pieces}}` times the weights.
     PyTorch has no maxout layer; ``torch.stack([x @ W[p] + b[p] for p in range(k)]).amax(0)``
     is the same. Chapter: *Activations and initialization*.
 
@@ -323,7 +323,7 @@ def maxout(x: Any, W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     ----------
     x : array of shape (N, n_in)
     W : array of shape (k, n_in, n_out)
-        The weights of the :math:`k` pieces.
+        The weights of the ``k`` pieces.
     b : array of shape (k, n_out)
 
     Returns
@@ -409,7 +409,7 @@ ACTIVATIONS: dict[str, Activation] = {
 def get(name: Any, negative_slope: float | None = None) -> Activation:
     """The :class:`Activation` called ``name`` (a key of :data:`ACTIVATIONS`).
 
-    ``negative_slope`` makes a leaky ReLU with another slope :math:`\\nu`, e.g.
+    ``negative_slope`` makes a leaky ReLU with another slope :math:`\\mathrm{slope}`, e.g.
     ``get("leaky_relu", 0.1)``.
     """
     if isinstance(name, Activation):

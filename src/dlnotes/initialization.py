@@ -15,8 +15,8 @@ check this for every initializer, mode and gain).
 * Xavier/Glorot: :math:`\sigma_W = G\sqrt{2/(n_{in} + n_{out})}`;
 * He/Kaiming: :math:`\sigma_W = \mathrm{gain}/\sqrt{n}` with :math:`n = n_{in}` (``mode='fan_in'``,
   keeps the forward activations' scale) or :math:`n = n_{out}` (``mode='fan_out'``, keeps
-  the backward gradients' scale), and :math:`\mathrm{gain} = \sqrt{2/(1 + \nu^2)}` for a leaky ReLU of
-  slope :math:`\nu` (torch's ``a``), :math:`\sqrt 2` for the ReLU.
+  the backward gradients' scale), and :math:`\mathrm{gain} = \sqrt{2/(1 + \mathrm{slope}^2)}` for a leaky ReLU of
+  slope :math:`\mathrm{slope}` (torch's ``a``), :math:`\sqrt 2` for the ReLU.
 
 The normal versions draw :math:`\mathcal N(0, \sigma_W^2)`; the uniform versions
 :math:`\mathcal U(-\sqrt3\,\sigma_W, \sqrt3\,\sigma_W)`, which has the same variance.
@@ -55,7 +55,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""The recommended factor :math:`\mathrm{gain}` for a nonlinearity, as ``torch.nn.init.calculate_gain``.
 
     ``linear``, ``conv*``, ``sigmoid``: 1; ``tanh``: 5/3; ``relu``: :math:`\sqrt 2`;
-    ``leaky_relu``: :math:`\sqrt{2/(1 + \nu^2)}` with :math:`\nu` = ``param`` (default 0.01);
+    ``leaky_relu``: :math:`\sqrt{2/(1 + \mathrm{slope}^2)}` with :math:`\mathrm{slope}` = ``param`` (default 0.01);
     ``selu``: 3/4. Chapter: *Activations and initialization*.
     """
     if not isinstance(nonlinearity, str):
@@ -271,7 +271,7 @@ class DeepMLP(Classifier):
     init : str or float
     gain : float, optional
     negative_slope : float, optional
-        :math:`\nu` for ``activation='leaky_relu'`` (default 0.01).
+        :math:`\mathrm{slope}` for ``activation='leaky_relu'`` (default 0.01).
     seed : int
     dtype : float32 or float64
     """

@@ -41,15 +41,15 @@ def _init_std(rng: np.random.Generator) -> Variant:
                f"{gain:.4g}/\\sqrt{{{fan}}}")
     uniform = scheme.endswith("uniform")
     answer = math.sqrt(3.0) * std if uniform else std
-    ask = ("the bound $a$ of the uniform distribution $\\mathcal U(-a, a)$ it draws from" if uniform
+    ask = ("the bound of the uniform distribution it draws from (the largest weight it can draw)" if uniform
            else "the standard deviation $\\sigma_W$ of the normal distribution it draws from")
     prompt = (f"A dense layer has $n_{{in}} = {n_in}$ inputs and $n_{{out}} = {n_out}$ outputs, so PyTorch "
               f"stores its weight as `w = torch.empty({n_out}, {n_in})`. It is initialized with `{call}`. "
               f"Give {ask}.")
     explanation = (f"PyTorch reads the fan-in from `w.size(1)` = {n_in} and the fan-out from `w.size(0)` = "
                    f"{n_out}. {how} = {std:.6g}$."
-                   + (f" A uniform distribution on $(-a, a)$ has variance $a^2/3$, so "
-                      f"$a = \\sqrt 3\\,\\sigma_W = {answer:.6g}$." if uniform else ""))
+                   + (f" A uniform distribution between minus and plus its bound has a variance of a third of "
+                      f"the bound's square, so the bound is $\\sqrt 3\\,\\sigma_W = {answer:.6g}$." if uniform else ""))
     return Variant(prompt, {"n_in": n_in, "n_out": n_out, "scheme": scheme, "mode": mode,
                             "nonlinearity": nonlin}, answer, explanation, rtol=2e-3)
 
@@ -85,12 +85,13 @@ def _maxout_params(rng: np.random.Generator) -> Variant:
     k = int(rng.choice([2, 3, 4, 5]))
     W, b = np.zeros((k, n_in, n_out)), np.zeros((k, n_out))
     count = W.size + b.size
-    prompt = (f"A maxout layer maps {n_in} inputs to {n_out} outputs with $k = {k}$ affine pieces per "
-              "output, $a_j = \\max_p (x W_p + b_p)_j$. How many weights and biases does it have, and how "
+    prompt = (f"A maxout layer maps {n_in} inputs to {n_out} outputs with $n_{{\\text{{pieces}}}} = {k}$ affine "
+              f"pieces per output, $a_j = \\max\\{{(x W_1 + b_1)_j, \\dots, (x W_{k} + b_{k})_j\\}}$. How many "
+              "weights and biases does it have, and how "
               f"many would a dense layer with an elementwise activation have? Give both numbers.")
     dense = n_in * n_out + n_out
     explanation = (f"Each piece is a full dense map: ${k}\\cdot({n_in}\\cdot{n_out} + {n_out}) = {count}$, "
-                   f"against ${n_in}\\cdot{n_out} + {n_out} = {dense}$: maxout costs $k$ times the "
+                   f"against ${n_in}\\cdot{n_out} + {n_out} = {dense}$: maxout costs {k} times the "
                    "parameters (and the compute) for a unit that never saturates and never dies.")
     return Variant(prompt, {"n_in": n_in, "n_out": n_out, "k": k}, [float(count), float(dense)],
                    explanation, rtol=1e-9, atol=0.5)
@@ -114,11 +115,11 @@ def _leaky_code(rng: np.random.Generator) -> Variant:
                  "def leaky_relu_backward(z, da, slope):\n"
                  "    return np.where(z > 0, da, slope * da)\n")
     prompt = ("Write `leaky_relu_backward(z, da, slope)` that returns $\\partial L/\\partial z$ for the leaky "
-              "ReLU $a = \\max(\\nu z, z)$ with slope $\\nu$ = `slope`, given the upstream gradient "
+              "ReLU $a = \\max(\\mathrm{slope}\\cdot z, z)$ with slope $\\mathrm{slope}$ = `slope`, given the upstream gradient "
               "`da` $= \\partial L/\\partial a$. At $z = 0$ use PyTorch's choice (the slope).")
-    explanation = ("The derivative is 1 for $z > 0$ and $\\nu$ otherwise (PyTorch uses $\\nu$ at 0 too), "
+    explanation = ("The derivative is 1 for $z > 0$ and $\\mathrm{slope}$ otherwise (PyTorch uses it at 0 too), "
                    "and the chain rule multiplies it by the upstream gradient, elementwise. It is never 0 "
-                   "(for $\\nu > 0$), which is why a leaky ReLU cannot die."
+                   "(for $\\mathrm{slope} > 0$), which is why a leaky ReLU cannot die."
                    "\n\n```python\n" + reference + "```")
     return Variant(prompt, {"tests": [t[0] for t in tests]}, reference, explanation,
                    function="leaky_relu_backward", tests=tests, starter=starter, rtol=1e-12, atol=1e-12)

@@ -59,7 +59,7 @@ def activation_curves(nu: float = 0.1) -> Figure:
     r"""The six activations :math:`\phi(z)` (left) and their derivatives :math:`\phi'(z)` (right).
 
     The derivatives come from the ``*_backward`` functions with an upstream gradient of 1.
-    The leaky ReLU is drawn with slope :math:`\nu` = ``nu`` so that its slope is visible.
+    The leaky ReLU is drawn with slope :math:`\mathrm{slope}` = ``nu`` so that its slope is visible.
     """
     z = np.linspace(-4.0, 4.0, 801)
     one = np.ones_like(z)
@@ -75,7 +75,7 @@ def activation_curves(nu: float = 0.1) -> Figure:
     ax, ax_d = fig.subplots(1, 2)
     styles = {"leaky_relu": "--", "elu": "-.", "gelu": ":"}
     for name, (a, d) in curves.items():
-        label = ACT_LABELS[name] + (f" (ν = {nu:g})" if name == "leaky_relu" else "")
+        label = ACT_LABELS[name] + (f" (slope {nu:g})" if name == "leaky_relu" else "")
         kw = dict(color=ACT_COLORS[name], lw=2, ls=styles.get(name, "-"))
         ax.plot(z, a, label=label, **kw)
         # the derivative jumps at 0 for the ReLUs: leave the jump undrawn
@@ -135,11 +135,11 @@ def maxout_rows(n_in: int = 64, n_out: int = 32, seed: int = 0) -> list[list]:
     W4 = init.kaiming_normal((4, n_in, n_out), rng=rng)
     dense = n_in * n_out + n_out
     return [
-        ["maxout, $k = 2$, pieces $(W, b)$ and $(0, 0)$, against ReLU$(xW + b)$",
+        ["maxout, $n_{\text{pieces}} = 2$, pieces $(W, b)$ and $(0, 0)$, against ReLU$(xW + b)$",
          float(np.abs(relu_like - act.relu(z)).max()), 2 * dense],
-        [r"maxout, $k = 2$, pieces $(W, b)$ and $(\nu W, \nu b)$, against leaky ReLU, $\nu = 0.1$",
+        [r"maxout, $n_{\text{pieces}} = 2$, pieces $(W, b)$ and $(\mathrm{slope}\, W, \mathrm{slope}\, b)$, against leaky ReLU, $\mathrm{slope} = 0.1$",
          float(np.abs(leaky_like - act.leaky_relu(z, 0.1)).max()), 2 * dense],
-        ["maxout, $k = 4$ (random pieces)", "(a different function)", W4.size + 4 * n_out],
+        ["maxout, $n_{\\text{pieces}} = 4$ (random pieces)", "(a different function)", W4.size + 4 * n_out],
         ["dense layer + any elementwise $\\phi$", "", dense],
     ]
 

@@ -10,16 +10,13 @@ pair of small pure functions, CS231n style:
   \partial L/\partial a` from the upstream gradient ``da`` (the chain rule for an
   elementwise function).
 
-================  ===========================================================  ==========================
-function          :math:`\phi(z)`                                             PyTorch
-================  ===========================================================  ==========================
-``sigmoid``       :math:`\sigma(z) = 1/(1 + e^{-z})`                           ``torch.sigmoid``
-``tanh``          :math:`\tanh z`                                              ``torch.tanh``
-``relu``          :math:`\max(0, z)`                                           ``torch.relu``
-``leaky_relu``    :math:`\max(\mathrm{slope}\, z, z)` for slope :math:`0 \le \mathrm{slope} < 1`        ``F.leaky_relu(negative_slope=slope)``
-``elu``           :math:`z` for :math:`z > 0`, :math:`e^{z} - 1` otherwise     ``F.elu(alpha=1)``
-``gelu``          :math:`z\,\Phi(z)` (:math:`\Phi` the standard normal CDF)     ``F.gelu(approximate='none')``
-================  ===========================================================  ==========================
+* ``sigmoid``: :math:`\sigma(z) = 1/(1 + e^{-z})` (``torch.sigmoid``);
+* ``tanh``: :math:`\tanh z` (``torch.tanh``);
+* ``relu``: :math:`\max(0, z)` (``torch.relu``);
+* ``leaky_relu``: :math:`\max(\mathrm{slope}\cdot z, z)` for :math:`0 \le \mathrm{slope} < 1`
+  (``F.leaky_relu(negative_slope=slope)``);
+* ``elu``: :math:`z` for :math:`z > 0`, :math:`e^{z} - 1` otherwise (``F.elu(alpha=1)``);
+* ``gelu``: :math:`z\,\Phi(z)`, :math:`\Phi` the standard normal CDF (``F.gelu(approximate='none')``);
 
 plus :func:`maxout`, the maximum of :math:`n_{\text{pieces}}` affine maps of the layer's *input* (it is a
 layer with its own weights, not an elementwise function), with :func:`maxout_backward`.

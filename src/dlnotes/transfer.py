@@ -343,9 +343,8 @@ def linear_probe(F: Any, y: Any, l2: float = 1e-3, n_classes: int | None = None,
 
     The features are standardised with their training mean and standard deviation
     (constant features, e.g. a dead unit's, are only centred), then
-    :math:`rac1N\sum_i -\log\operatorname{softmax}(	ilde F_i 	ilde W + 	ilde b)_{y_i} +
-    rac{\lambda}{2}\lVert	ilde W
-Vert^2` (:math:`\lambda` = ``l2``, the bias not penalised)
+    :math:`\frac1N\sum_i -\log\operatorname{softmax}(\tilde F_i \tilde W + \tilde b)_{y_i} +
+    \frac{\lambda}{2}\lVert\tilde W\rVert^2` (:math:`\lambda` = ``l2``, the bias not penalised)
     is minimised with L-BFGS (``scipy.optimize.minimize``) from zero, and the solution is
     mapped back to the raw features: the returned :math:`(W, b)` give the same scores
     :math:`FW + b`. This is training a new linear head on a frozen body until it stops

@@ -11,6 +11,7 @@
     dlnotes grade OUT SUBMISSIONS      grade submitted notebooks (or an answers CSV) in the
                                        bubblewrap sandbox; --student/--question regrade;
                                        writes grades, feedback, canvas.csv and report.md
+    dlnotes pretrain                   re-create the transfer chapters' pre-trained CNN
 """
 
 from __future__ import annotations
@@ -279,6 +280,23 @@ def grade_cmd(
                f"  feedback: {report.feedback_dir}/<student_id>.md\n"
                f"  Canvas import: {report.grades_csv.parent / 'canvas.csv'}\n"
                f"  report by question: {report.grades_csv.parent / 'report.md'}")
+
+
+@app.command("pretrain")
+def pretrain_cmd(
+    output: Optional[Path] = typer.Option(None, "--output", help="Where to write the .npz "
+                                          "(default: the file the package ships, dlnotes/data/)."),
+) -> None:
+    """Pre-train the CNN of the transfer chapters on digits 0-4 (deterministic) and save its weights."""
+    from . import transfer
+
+    path = output or Path(__file__).resolve().parent / "data" / transfer.PRETRAINED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = transfer.pretrain(progress=True)
+    transfer.save_pretrained(model, path)
+    source, _ = transfer.tasks()
+    typer.echo(f"wrote {path} ({model.n_params} parameters; validation accuracy on digits 0-4: "
+               f"{model.accuracy(source.X_val, source.y_val):.4f})")
 
 
 def main() -> None:

@@ -35,12 +35,20 @@ def test_shipped_weights_load_and_solve_the_source_task(tasks):
 
 
 @pytest.mark.slow
-def test_pretrain_regenerates_the_shipped_weights_bit_for_bit(pre):
-    fresh = tr.pretrain().state_dict()
-    assert set(fresh) == set(pre)
+def test_pretrain_regenerates_the_shipped_weights(pre, tasks):
+    # Not bit for bit: float64 BLAS and convolution kernels differ between CPUs in the last bits
+    # (CI's machine gave weights that differ from the shipped ones by about 1e-15), so the weights
+    # must agree to 1e-9 relative and the model must make the same predictions.
+    fresh = tr.pretrain()
+    state = fresh.state_dict()
+    assert set(state) == set(pre)
     for k in pre:
-        assert fresh[k].dtype == pre[k].dtype == np.float64
-        assert fresh[k].tobytes() == pre[k].tobytes(), k
+        assert state[k].dtype == pre[k].dtype == np.float64
+        assert state[k].shape == pre[k].shape, k
+        np.testing.assert_allclose(state[k], pre[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    source, _ = tasks
+    shipped = tr.pretrained_cnn()
+    np.testing.assert_array_equal(fresh.predict(source.X_val), shipped.predict(source.X_val))
 
 
 def test_pretrain_command_writes_a_loadable_file(tmp_path, monkeypatch, pre):

@@ -57,7 +57,7 @@ from ._threads import one_thread
 
 __all__ = [
     "SOURCE_CLASSES", "TARGET_CLASSES", "PRETRAIN", "PRETRAINED_FILE", "tasks", "few_shot",
-    "rotate", "invert", "pretrain", "save_pretrained", "load_pretrained", "pretrained_cnn",
+    "rotate", "invert", "pretrain", "portable_env", "pretrain_portable", "save_pretrained", "load_pretrained", "pretrained_cnn",
     "new_model", "fit", "linear_probe", "probe_accuracy", "probe_head", "stage_features",
     "LayerwiseSGD", "grouped_sgd", "body_distance", "gradient_norms", "sharpness",
 ]
@@ -65,7 +65,7 @@ __all__ = [
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 TARGET_CLASSES = (5, 6, 7, 8, 9)
 
-#: How the shipped model is pre-trained: the CNN, Adam, minibatches, epochs, seeds.
+#: How the shipped model is pre-trained (the CNN, Adam, minibatches, epochs, seeds).
 PRETRAIN: dict[str, Any] = {"channels": (8, 16), "lr": 3e-3, "epochs": 20, "batch_size": 32,
                             "seed": 0}
 #: The shipped weights, inside the package.

@@ -258,42 +258,67 @@ def feature_views(digit: int) -> dict[str, Any]:
     return views
 
 
-def _draw_features(fig: Figure, digit: float, domain: float) -> None:
-    d = _EXPLORE_DIGITS[int(round(digit))]
-    which = ("upright", "rotated")[int(round(domain))]
-    views = feature_views(d)
-    v = views[which]
+def _draw_features(fig: Figure, digit: float, domain: float):
+    every = [feature_views(d) for d in _EXPLORE_DIGITS]
+    kinds = ("upright", "rotated")
+    # one colour scale and one y range for every state, so that frames compare
+    img_lo = min(float(v[k]["image"].min()) for v in every for k in kinds)
+    img_hi = max(float(v[k]["image"].max()) for v in every for k in kinds)
+    map_hi = max(float(v[k]["maps"].max()) for v in every for k in kinds)
+    bar_hi = max(float(v[k]["features"].max()) for v in every for k in kinds)
     probe = upright_probe()
     grid = fig.add_gridspec(2, 7, width_ratios=[2.2, 1, 1, 1, 1, 0.2, 4.6])
     ax = fig.add_subplot(grid[:, 0])
-    ax.imshow(v["image"], cmap="gray_r")
+    img = ax.imshow(np.zeros((8, 8)), cmap="gray_r", vmin=img_lo, vmax=img_hi)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"input: a {d}, {which}", fontsize=9)
-    ax.set_xlabel(f"the probe says: {v['predicted']}", fontsize=9,
-                  color="#1b7837" if v["predicted"] == d else "#b2182b")
-    top = max(float(views[k]["maps"].max()) for k in ("upright", "rotated"))
+    ax.set_xlabel("input image (standardised)", fontsize=8)
+    img_title = ax.set_title(" ", fontsize=9)
+    verdict = ax.text(0.5, -0.2, " ", transform=ax.transAxes, ha="center", va="top", fontsize=9)
+    maps = []
     for c in range(8):
         a = fig.add_subplot(grid[c // 4, 1 + c % 4])
-        a.imshow(v["maps"][c], cmap="magma", vmin=0, vmax=top)
+        maps.append(a.imshow(np.zeros((4, 4)), cmap="magma", vmin=0, vmax=map_hi))
         a.set_xticks([])
         a.set_yticks([])
         a.set_xlabel(f"channel {c + 1}", fontsize=6.5, labelpad=1)
     fig.text(0.41, 0.99, "first conv block: 8 feature maps, 4 × 4", fontsize=8.5, ha="center", va="top")
     axb = fig.add_subplot(grid[:, 6])
-    n = v["features"].size
-    axb.bar(np.arange(n), views["upright"]["features"], width=1.0, color="none", edgecolor="0.55",
-            lw=0.6, label="upright image")
-    axb.bar(np.arange(n), v["features"], width=0.7, color="#1b9e77", label=f"this image ({which})")
+    n = every[0]["upright"]["features"].size
+    outline = axb.bar(np.arange(n), np.zeros(n), width=1.0, color="none", edgecolor="0.55", lw=0.6,
+                      label="upright image")
+    bars = axb.bar(np.arange(n), np.zeros(n), width=0.7, color="#1b9e77", label="this image")
     axb.set_xlim(-1, n)
-    axb.set_ylim(0, 1.25 * max(float(views[k]["features"].max()) for k in ("upright", "rotated")))
+    axb.set_ylim(0, 1.25 * bar_hi)
     axb.set_xlabel("body feature (16 channels × 2 × 2)")
     axb.set_ylabel("activation")
-    cos = views["cosine"] if which == "rotated" else 1.0
-    axb.set_title(f"the {n} features the probe sees (cosine to upright: {cos:.2f})\n"
-                  f"probe fitted on upright 5-9: {100 * probe['acc_upright']:.0f}% on upright, "
-                  f"{100 * probe['acc_rotated']:.0f}% on rotated", fontsize=8)
-    axb.legend(fontsize=7, frameon=False, loc="upper right", ncols=2)
+    bar_title = axb.set_title(" ", fontsize=8)
+    legend = axb.legend(fontsize=7, frameon=False, loc="upper right", ncols=2)
+
+    def update(digit: float, domain: float) -> list:
+        d = _EXPLORE_DIGITS[int(round(digit))]
+        which = kinds[int(round(domain))]
+        views = feature_views(d)
+        v = views[which]
+        img.set_data(v["image"])
+        img_title.set_text(f"input: a {d}, {which}")
+        verdict.set_text(f"the probe says: {v['predicted']}")
+        verdict.set_color("#1b7837" if v["predicted"] == d else "#b2182b")
+        for im, m in zip(maps, v["maps"]):
+            im.set_data(m)
+        for r, h in zip(outline, views["upright"]["features"]):
+            r.set_height(h)
+        for r, h in zip(bars, v["features"]):
+            r.set_height(h)
+        cos = views["cosine"] if which == "rotated" else 1.0
+        bar_title.set_text(f"the {n} features the probe sees (cosine to upright: {cos:.2f})\n"
+                           f"probe fitted on upright 5-9: {100 * probe['acc_upright']:.0f}% on upright, "
+                           f"{100 * probe['acc_rotated']:.0f}% on rotated")
+        return [img, img_title, verdict, *maps, *bars, *outline, bar_title, legend,
+                *axb.spines.values(), *ax.spines.values()]
+
+    update(digit, domain)
+    return update
 
 
 def features_explorable() -> Explorable:

@@ -316,10 +316,16 @@ def smoothing_noise(step_loss: Any, window: int) -> float:
     return float(np.std(np.diff(np.log(ma[int(window):]))))
 
 
-def smoothing_explorable(step_loss: Any) -> Any:
-    r"""Explorable: the moving-average window :math:`T_{\text{avg}}` over a run's noisy minibatch loss."""
+def smoothing_explorable(step_loss: Any = None) -> Any:
+    r"""Explorable: the moving-average window :math:`T_{\text{avg}}` over a run's noisy minibatch loss.
+
+    ``step_loss`` defaults to the tuned run of the chapter (:func:`refine` after
+    :func:`random_vs_grid`, both cached).
+    """
     from ..explorables import Control, Explorable
 
+    if step_loss is None:
+        step_loss = refine(random_vs_grid()["random"][0])["final"].step_loss
     loss = np.asarray(step_loss, dtype=float)
     steps = np.arange(loss.size)
     raw_noise = smoothing_noise(loss, 1)

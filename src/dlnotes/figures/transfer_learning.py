@@ -314,8 +314,9 @@ def _draw_features(fig: Figure, digit: float, domain: float):
         bar_title.set_text(f"the {n} features the probe sees (cosine to upright: {cos:.2f})\n"
                            f"probe fitted on upright 5-9: {100 * probe['acc_upright']:.0f}% on upright, "
                            f"{100 * probe['acc_rotated']:.0f}% on rotated")
-        return [img, img_title, verdict, *maps, *bars, *outline, bar_title, legend,
-                *axb.spines.values(), *ax.spines.values()]
+        return [img, img_title, verdict, *maps, *outline, *bars, bar_title, legend,
+                *axb.spines.values(), *ax.spines.values(),
+                *(sp for im in maps for sp in im.axes.spines.values())]
 
     update(digit, domain)
     return update

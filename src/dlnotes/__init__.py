@@ -14,6 +14,8 @@ schedules       learning-rate schedules and warm-up
 nesterov        the machine-checked rederivation of Nesterov momentum
 landscapes      test functions: ill-conditioned quadratics, saddles, Rosenbrock
 training        small NumPy classifiers and a minibatch training loop
+dropout         dropout (keep probability p) and DropConnect, the exact expectation by enumeration
+batchnorm       batch normalization in train and eval mode, forward and backward; a deep MLP with it
 datasets        small real data sets shipped inside installed packages
 assignments     per-student assignments from the question bank, answer keys, grading
 explorables     interactive figures that work live in Jupyter and statically in the HTML book

@@ -14,6 +14,13 @@ schedules       learning-rate schedules and warm-up
 nesterov        the machine-checked rederivation of Nesterov momentum
 landscapes      test functions: ill-conditioned quadratics, saddles, Rosenbrock
 training        small NumPy classifiers and a minibatch training loop
+conv            convolution and cross-correlation as sums, and the layers built from them
+pooling         max and average pooling, forward and backward ("Convolutional networks")
+cnn             convolutional layers, the book's small CNN, and its cost
+activations     activation functions, forward and backward ("Activations and initialization")
+initialization  weight initialization, and a deep MLP to watch it work
+transfer        the shipped pre-trained CNN, probes and fine-tuning ("Transfer learning", "Fine-tuning")
+tuning          search spaces, random and grid search, the range test, update ratios ("The tuning recipe")
 dropout         dropout (keep probability p) and DropConnect, the exact expectation by enumeration
 batchnorm       batch normalization in train and eval mode, forward and backward; a deep MLP with it
 datasets        small real data sets shipped inside installed packages

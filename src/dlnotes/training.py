@@ -1,8 +1,8 @@
 r"""Small NumPy classifiers and a deterministic minibatch training loop, for comparing optimizers on real data.
 
-Taught in the chapters *Gradient descent and its problems* (batch sizes), *Adaptive learning rates* (training a classifier with each optimizer,
-minibatch noise, schedules) and used by the tuning recipe of *Transfer learning and
-practical training*.
+Taught in the chapters *Gradient descent and its problems* (batch sizes) and *Adaptive
+learning rates* (training a classifier with each optimizer, minibatch noise, schedules), and
+used by *Convolutional networks*, *Transfer learning* and *The tuning recipe*.
 
 * :class:`SoftmaxRegression`: scores (logits) :math:`z = XW + b` (a convex problem);
 * :class:`MLP`: one hidden layer, :math:`z = \phi(XW_1 + b_1)W_2 + b_2` (not convex).

@@ -22,7 +22,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validation import as_float_array, as_int, as_scalar
-from .dropout import _rng, check_keep
+from .dropout import check_keep
+from .initialization import _rng
 from .training import Classifier
 
 __all__ = ["sample_photo", "hflip", "resize_bilinear", "crop_box", "random_resized_crop",

@@ -77,7 +77,10 @@ class PolyakAverage:
             raise ValueError("params must have the same shapes at every update")
         self.n += 1
         for a, x in zip(self.average, new):
-            a += (x - a) / self.n
+            self._blend(a, x)
+
+    def _blend(self, a: np.ndarray, x: np.ndarray) -> None:
+        a += (x - a) / self.n
 
 
 class EMA(PolyakAverage):
@@ -97,17 +100,9 @@ class EMA(PolyakAverage):
         super().__init__()
         self.decay = as_scalar(decay, "decay", low=0.0, high=1.0, high_open=True)
 
-    def update(self, params: Sequence[Any]) -> None:
-        new = _copy(params, "params")
-        if self.average is None:
-            self.average, self.n = new, 1
-            return
-        if len(new) != len(self.average) or any(a.shape != b.shape for a, b in zip(new, self.average)):
-            raise ValueError("params must have the same shapes at every update")
-        self.n += 1
-        for a, x in zip(self.average, new):
-            a *= self.decay
-            a += (1.0 - self.decay) * x
+    def _blend(self, a: np.ndarray, x: np.ndarray) -> None:
+        a *= self.decay
+        a += (1.0 - self.decay) * x
 
 
 def ensemble_probabilities(models: Sequence[Classifier], X: Any) -> np.ndarray:

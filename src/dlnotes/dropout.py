@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validation import as_float_array, as_int, check_choice
+from .initialization import _rng  # a Generator, an int seed or None
 
 __all__ = ["check_keep", "torch_p", "keep_from_torch", "draw_mask", "dropout_forward",
            "dropout_backward", "enumerate_masks", "neuron_under_dropout", "expected_output",
@@ -61,14 +62,6 @@ def keep_from_torch(p_drop: float) -> float:
     if not (0.0 <= v < 1.0):
         raise ValueError(f"p_drop (PyTorch's drop probability) must be in [0, 1), got {v!r}")
     return 1.0 - v
-
-
-def _rng(rng: Any) -> np.random.Generator:
-    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(rng)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-    return rng
 
 
 def draw_mask(shape: Any, p: float, rng: Any = None) -> np.ndarray:

@@ -70,6 +70,11 @@ def test_pca_noise_moves_the_mean_colour_by_the_shift_along_the_principal_compon
     # the covariance of the shift is std^2 U diag(lam^2) U^T
     shifts = np.array([G.pca_color_noise(photo[:4, :4], 0.1, rng=s, basis=(lam, U))[1] for s in range(20000)])
     np.testing.assert_allclose(np.cov(shifts.T), 0.01 * U @ np.diag(lam ** 2) @ U.T, atol=0.05 * 0.01 * lam.max() ** 2)
+    # with the square roots, the shift's covariance is std^2 times the image's own colour covariance
+    shifts = np.array([G.pca_color_noise(photo[:4, :4], 0.1, rng=s, basis=(lam, U), scale="sqrt")[1]
+                       for s in range(20000)])
+    cov = np.cov(photo.reshape(-1, 3).T)
+    np.testing.assert_allclose(np.cov(shifts.T), 0.01 * cov, atol=0.05 * 0.01 * lam.max())
 
 
 def test_cutout_zeroes_at_most_a_square():

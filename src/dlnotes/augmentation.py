@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._validation import as_float_array, as_int, as_scalar
+from ._validation import as_float_array, as_int, as_scalar, check_choice
 from .dropout import check_keep
 from .initialization import _rng
 from .training import Classifier
@@ -152,7 +152,8 @@ def pca_basis(img: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.linalg.eigh(np.cov(x, rowvar=False))
 
 
-def pca_color_noise(img: Any, std: float = 0.1, rng: Any = None, basis: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def pca_color_noise(img: Any, std: float = 0.1, rng: Any = None, basis: Any = None,
+                    scale: str = "eigenvalue") -> tuple[np.ndarray, np.ndarray]:
     r"""AlexNet's colour augmentation: add :math:`\sum_i \alpha_i \lambda_i u_i` to every pixel, :math:`\alpha_i \sim \mathcal N(0, \mathrm{std}^2)`.
 
     :math:`\lambda_i`, :math:`u_i` are the eigenvalues and eigenvectors of the RGB covariance
@@ -161,6 +162,10 @@ def pca_color_noise(img: Any, std: float = 0.1, rng: Any = None, basis: Any = No
     the directions in which the colours vary most. Not clipped, so the mean colour moves by
     exactly the returned shift.
 
+    ``scale='eigenvalue'`` is the paper's formula. Its shift has the units of a *variance*, so it
+    depends on the pixel scale (0-255 or 0-1); ``scale='sqrt'`` uses :math:`\sqrt{\lambda_i}`, the
+    standard deviations along the components, as common re-implementations for images in [0, 1] do.
+
     Returns
     -------
     (image, shift) : the image (H, W, 3) and the RGB shift (3,).
@@ -168,6 +173,8 @@ def pca_color_noise(img: Any, std: float = 0.1, rng: Any = None, basis: Any = No
     x = _image(img)
     s = as_scalar(std, "std", low=0.0)
     lam, U = pca_basis(x) if basis is None else basis
+    if check_choice(scale, "scale", ("eigenvalue", "sqrt")) == "sqrt":
+        lam = np.sqrt(np.maximum(lam, 0.0))
     a = _rng(rng).normal(0.0, s, size=3)
     shift = U @ (a * lam)
     return x + shift, shift

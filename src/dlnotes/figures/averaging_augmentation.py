@@ -33,13 +33,13 @@ def augmentation_gallery(seed: int = 0) -> tuple[dict, Figure]:
     china, flower = photos()
     rng = np.random.default_rng(seed)
     jit, factors = G.color_jitter(china, 0.4, 0.4, 0.4, rng=rng)
-    pca, shift = G.pca_color_noise(china, 1.0, rng=rng)
+    pca, shift = G.pca_color_noise(china, 0.5, rng=rng, scale="sqrt")
     cut, centre = G.cutout(china, 24, rng=rng)
     mix, label, lam = G.mixup(china, 0, flower, 1, 2, lam=0.7)
     crop = G.random_resized_crop(china, scale=(0.2, 0.5), rng=rng)
     panels = [(china, "original"), (G.hflip(china), "horizontal flip"), (crop, "random crop and scale"),
               (jit, "colour jitter (b, c, s = " + ", ".join(f"{f:.2f}" for f in factors) + ")"),
-              (pca, "PCA colour noise (std 1)"), (cut, "cutout (24 × 24)"),
+              (pca, "PCA colour noise (√λ, std 0.5)"), (cut, "cutout (24 × 24)"),
               (mix, f"mixup λ_mix = {lam:g}: label ({label[0]:g}, {label[1]:g})"), (flower, "the other image")]
     fig = new_figure(10.0, 4.0)
     for ax, (img, lab) in zip(fig.subplots(2, 4).ravel(), panels):

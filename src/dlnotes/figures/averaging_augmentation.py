@@ -123,7 +123,7 @@ def small_digits(n_train: int = 300, n_val: int = 300, seed: int = 0) -> tuple[D
             mk(full.X_val, full.y_val, "digits: small training set, test set"))
 
 
-HIDDEN, EPOCHS, LR, BATCH = 128, 30, 0.05, 32
+HIDDEN, EPOCHS, LR, BATCH = 128, 20, 0.05, 32
 
 
 def _sgd(params, weight_decay=0.0):
@@ -193,7 +193,7 @@ def early_stopping_study(seed: int = 0, patience: int = 5, lr: float = 0.1) -> d
 
 
 def early_stopping_figure(study: dict) -> Figure:
-    """Training and validation loss of the early-stopped run, the best and the stopping epoch, and strategy 2's continuation."""
+    """Training and validation loss of the early-stopped run, the best and the stopping epoch, strategy 1's fresh run and strategy 2's continuation."""
     run = study["run"]
     fig = new_figure(8.0, 3.2)
     ax = fig.subplots()
@@ -205,6 +205,9 @@ def early_stopping_figure(study: dict) -> Figure:
     ce = run.stopped_epoch + np.arange(1, study["continue_epochs"] + 1)
     ax.plot(ce, study["continue_losses"], "o-", color="#e7298a", ms=4,
             label="strategy 2: old validation loss while training on all data")
+    h1 = study["retrain_history"]
+    ax.plot(h1.epoch, h1.train_loss, color="#7570b3", lw=1.5, ls="--",
+            label="strategy 1: training loss of the fresh run on all data")
     ax.axhline(study["target"], color="#1f78b4", lw=0.8, ls="-.", label="training loss at the best epoch")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")

@@ -21,6 +21,11 @@ activations     activation functions, forward and backward ("Activations and ini
 initialization  weight initialization, and a deep MLP to watch it work
 transfer        the shipped pre-trained CNN, probes and fine-tuning ("Transfer learning", "Fine-tuning")
 tuning          search spaces, random and grid search, the range test, update ratios ("The tuning recipe")
+dropout         dropout (keep probability p) and DropConnect, the exact expectation by enumeration
+batchnorm       batch normalization in train and eval mode, forward and backward; a deep MLP with it
+averaging       weight decay as shrinkage, Polyak and EMA weight averages, ensembles, snapshot ensembles
+early_stopping  patience, the best checkpoint, the two ways to retrain on all the data
+augmentation    flips, crops, colour jitter, PCA colour noise, cutout, mixup, fractional max pooling, stochastic depth
 datasets        small real data sets shipped inside installed packages
 assignments     per-student assignments from the question bank, answer keys, grading
 explorables     interactive figures that work live in Jupyter and statically in the HTML book

@@ -61,6 +61,9 @@ class Classifier(ABC):
     params: list[np.ndarray]
     n_features: int
     n_classes: int
+    #: train mode (True) or evaluation mode, like ``torch.nn.Module.train()``/``eval()``; models
+    #: with batch statistics (:class:`dlnotes.batchnorm.DeepMLP`) read it, the others ignore it
+    training: bool = True
 
     @abstractmethod
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -336,7 +339,9 @@ def train(model: Classifier, optimizer: Optimizer, data: Dataset, *, epochs: int
     metrics = np.full((4, epochs + 1), np.nan)
 
     def evaluate(e: int) -> bool:
+        model.training = False
         s_tr, s_va = model.forward(X)[0], model.forward(Xv)[0]
+        model.training = True
         if not (np.all(np.isfinite(s_tr)) and np.all(np.isfinite(s_va))):
             return False
         metrics[:, e] = (softmax_cross_entropy(s_tr, y), softmax_cross_entropy(s_va, yv),

@@ -16,11 +16,11 @@ the count :math:`N` of values per feature, :math:`N \cdot M_1 \cdot M_2` for ima
 
 .. math::
 
-    \mu_{\text{run}} \leftarrow (1 - \eta)\,\mu_{\text{run}} + \eta\,\mu_{\mathcal B}, \qquad
-    \sigma^2_{\text{run}} \leftarrow (1 - \eta)\,\sigma^2_{\text{run}} + \eta\,\tfrac{N}{N-1}\sigma^2_{\mathcal B},
+    \mu_{\text{run}} \leftarrow \zeta_{\text{BN}}\,\mu_{\text{run}} + (1 - \zeta_{\text{BN}})\,\mu_{\mathcal B}, \qquad
+    \sigma^2_{\text{run}} \leftarrow \zeta_{\text{BN}}\,\sigma^2_{\text{run}} + (1 - \zeta_{\text{BN}})\,\tfrac{N}{N-1}\sigma^2_{\mathcal B},
 
-with :math:`\eta` PyTorch's ``momentum`` (0.1 by default: the weight of the *new* statistic,
-the opposite of an optimizer's momentum). :math:`\gamma` is PyTorch's ``weight``,
+with the decay :math:`\zeta_{\text{BN}} = 1 -{}` PyTorch's ``momentum`` (``momentum`` = 0.1 by
+default is the weight of the *new* statistic, the opposite of an optimizer's momentum). :math:`\gamma` is PyTorch's ``weight``,
 :math:`\beta` its ``bias`` (not Adam's :math:`\beta_1, \beta_2`), :math:`\varepsilon` its ``eps``.
 """
 
@@ -137,7 +137,7 @@ def update_running(running_mean: Any, running_var: Any, cache: tuple,
                    momentum: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     r"""The running averages after one train-mode step (see the module docstring; the variance term is unbiased).
 
-    ``momentum`` is :math:`\eta` in [0, 1], PyTorch's ``momentum`` (the weight of the batch).
+    ``momentum`` in [0, 1] is PyTorch's ``momentum``, the weight of the batch, :math:`1 - \zeta_{\text{BN}}`.
     """
     train, *_, (mu, var, m) = cache
     if not train:
@@ -161,7 +161,7 @@ class BatchNorm:
     eps : float
         :math:`\varepsilon` (``eps``).
     momentum : float
-        :math:`\eta` (``momentum``), the weight of the new batch statistic.
+        PyTorch's ``momentum``, the weight of the new batch statistic, :math:`1 - \zeta_{\text{BN}}`.
     dtype : float32 or float64
     """
 
@@ -210,7 +210,7 @@ class BNMLP(Classifier):
     n_features, widths, n_classes, activation, init, gain, seed, dtype
         As for :class:`dlnotes.initialization.DeepMLP`.
     momentum : float
-        :math:`\eta` of the running averages (PyTorch's ``momentum``).
+        PyTorch's ``momentum`` of the running averages, :math:`1 - \zeta_{\text{BN}}`.
     """
 
     def __init__(self, n_features: int, widths: Any, n_classes: int, activation: Any = "relu",

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import linesearch, newton, quasi_newton
 from . import Part, Variant, exercise
+from .gradient_descent import _spd_matrix as _spd  # one helper for the bank's 2x2 SPD matrices
 
 CHAPTER = "second-order"
 
@@ -24,15 +25,6 @@ def _vec(v, digits: int = 4) -> str:
 def _mat(M, digits: int = 4) -> str:
     rows = r" \\ ".join(" & ".join(_num(x, digits) for x in row) for row in np.asarray(M))
     return r"\begin{pmatrix} " + rows + r" \end{pmatrix}"
-
-
-def _spd(rng: np.random.Generator) -> np.ndarray:
-    """A symmetric positive definite 2 x 2 matrix with small integer entries."""
-    while True:
-        a, c = (float(v) for v in rng.integers(1, 6, size=2))
-        b = float(rng.integers(-2, 3))
-        if a * c - b * b > 0.5:
-            return np.array([[a, b], [b, c]])
 
 
 @exercise("second-order.newton-step", title="One Newton step", chapter=CHAPTER,

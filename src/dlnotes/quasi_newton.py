@@ -202,6 +202,8 @@ class QuasiNewtonRun:
         Secant pairs with :math:`\Delta g_t^\top \Delta x_t \le 0` that were not used.
     converged : bool
         True if :math:`\lVert g_t\rVert \le` ``gtol`` was reached.
+    evaluation_counts : array of int, shape (iterations + 1,)
+        Evaluations used up to each iterate (1 for :math:`x_0`; the last entry is ``evaluations``).
     """
 
     xs: np.ndarray
@@ -210,6 +212,7 @@ class QuasiNewtonRun:
     evaluations: int
     skipped: int
     converged: bool
+    evaluation_counts: np.ndarray
 
     @property
     def iterations(self) -> int:
@@ -229,7 +232,7 @@ def _run(f: Callable, grad_f: Callable, x0: Any, max_iter: int, gtol: float, mem
     evaluations, skipped = 1, 0
     Bi = np.eye(n) if memory is None else None
     pairs: deque = deque(maxlen=memory if memory is not None else 1)
-    xs, losses, gnorms = [x.copy()], [fx], [float(np.linalg.norm(g))]
+    xs, losses, gnorms, counts = [x.copy()], [fx], [float(np.linalg.norm(g))], [1]
     converged = gnorms[-1] <= gtol
     first = True
     for _ in range(max_iter):
@@ -258,9 +261,10 @@ def _run(f: Callable, grad_f: Callable, x0: Any, max_iter: int, gtol: float, mem
         xs.append(x.copy())
         losses.append(fx)
         gnorms.append(float(np.linalg.norm(g)))
+        counts.append(evaluations)
         converged = gnorms[-1] <= gtol
     return QuasiNewtonRun(np.array(xs), np.array(losses), np.array(gnorms), evaluations, skipped,
-                          bool(converged))
+                          bool(converged), np.array(counts))
 
 
 def bfgs(f: Callable, grad_f: Callable, x0: Any, *, max_iter: int = 200, gtol: float = 1e-6,

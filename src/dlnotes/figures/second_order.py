@@ -290,7 +290,7 @@ def logistic_race(obj: quasi_newton.LogisticRegression, gtol: float = 1e-6, gd_s
 
 
 def logistic_figure(runs: dict[str, Any], f_star: float) -> Figure:
-    r""":math:`f(w_t) - f^*` against function-and-gradient evaluations for GD, BFGS and L-BFGS."""
+    r""":math:`f(\theta_t) - f^*` against function-and-gradient evaluations for GD, BFGS and L-BFGS."""
     fig = new_figure(6.4, 3.4)
     ax = fig.add_subplot()
     for name in ("GD", "BFGS", "L-BFGS"):
@@ -298,10 +298,10 @@ def logistic_figure(runs: dict[str, Any], f_star: float) -> Figure:
         if isinstance(r, dict):
             ev, losses = r["evaluations"], r["losses"]
         else:
-            ev, losses = np.linspace(1, r.evaluations, len(r.losses)), r.losses
+            ev, losses = r.evaluation_counts, r.losses
         ax.semilogy(ev, np.maximum(losses - f_star, 1e-16), color=METHOD_COLORS[name], label=name)
     ax.set_xlabel("function and gradient evaluations")
-    ax.set_ylabel(r"$f(w_t) - f^\ast$ (log scale)")
+    ax.set_ylabel(r"$f(\theta_t) - f^\ast$ (log scale)")
     ax.set_xlim(0, 600)
     ax.legend(fontsize=8)
     return fig
@@ -342,7 +342,7 @@ def minibatch_figure(runs: dict[str, Any], f_star: float) -> Figure:
         ax.semilogy(np.arange(len(losses)), np.clip(losses - f_star, 1e-6, 1e6),
                     ls, color=METHOD_COLORS[color], label=name)
     ax.set_xlabel("step (one minibatch of 32 each)")
-    ax.set_ylabel(r"full-batch $f(w_t) - f^\ast$ (log scale)")
+    ax.set_ylabel(r"full-batch $f(\theta_t) - f^\ast$ (log scale)")
     ax.legend(fontsize=8)
     return fig
 

@@ -12,6 +12,12 @@ gradcheck       finite differences, relative errors, their cost and accuracy
 optim           update rules and optimizers: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW
 schedules       learning-rate schedules and warm-up
 nesterov        the machine-checked rederivation of Nesterov momentum
+curvature       Hessians by finite differences, exactly for the book's models, and as Hessian-vector products
+convexity       midpoint tests, composition rules, permutation symmetry of hidden units
+debugging       checks of a training run: initial loss, overfitting a subset, the first non-finite value
+linesearch      exact, backtracking (Armijo), Wolfe, bracketing, golden-section and parabolic line searches
+newton          Newton's method, damped Newton, and the cost of a Newton step
+quasi_newton    BFGS and L-BFGS: the secant condition, both updates, the two-loop recursion
 landscapes      test functions: ill-conditioned quadratics, saddles, Rosenbrock
 training        small NumPy classifiers and a minibatch training loop
 conv            convolution and cross-correlation as sums, and the layers built from them

@@ -314,7 +314,7 @@ class Explorable:
 
     # ------------------------------------------------------------------ static HTML
     def alt_for(self, **values: float) -> str:
-        """The alt text of the frame for ``values``: :attr:`alt`, what ``describe`` adds,
+        """The alt text of the frame for ``values``: ``alt``, what ``describe`` adds,
         and the control values shown."""
         params = {c.name: float(values.get(c.name, c.value)) for c in self.controls}
         shown = ", ".join(f"{c.label} = {c.shown(params[c.name])}" for c in self.controls)

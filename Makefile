@@ -45,7 +45,7 @@ pdf: $(STAMP) chromium
 	$(BIN)/python -m dlnotes.bookbuild execute
 	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
 	mkdir -p _build/html
-	$(BIN)/python -m dlnotes.bookbuild pdf _build/singlehtml/index.html _build/html/dlnotes.pdf
+	$(BIN)/python -m dlnotes.bookbuild pdf _build/singlehtml/dlnotes.html _build/html/dlnotes.pdf
 
 # Debian's chromium for the browser tests (playwright's own browser download does not work here).
 chromium:

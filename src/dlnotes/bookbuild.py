@@ -9,7 +9,7 @@ the book build sets them. Jupyter Book then finds every chapter in the cache and
 nothing; a chapter that fails here is reported with its traceback and fails the command.
 
 **The PDF** (``make pdf``): the book built with Sphinx's ``singlehtml`` builder (from the
-same execution cache) and ``python -m dlnotes.bookbuild pdf _build/singlehtml/index.html
+same execution cache) and ``python -m dlnotes.bookbuild pdf _build/singlehtml/dlnotes.html
 _build/html/dlnotes.pdf``, which
 
 * opens the page in headless Chromium through playwright (no browser download: Debian's
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser("execute", help="execute the chapters the cache lacks, in parallel")
     ex.add_argument("--root", default=None, help="the book's folder (default: found from here)")
     pdf = sub.add_parser("pdf", help="print the single-page HTML book to a PDF")
-    pdf.add_argument("html", help="the single-page HTML book (_build/singlehtml/index.html)")
+    pdf.add_argument("html", help="the single-page HTML book (_build/singlehtml/dlnotes.html)")
     pdf.add_argument("pdf", help="where to write the PDF")
     args = ap.parse_args(argv)
     if args.command == "execute":

@@ -16,6 +16,8 @@
   - puts the primary sidebar in a landmark (``region``: everything in a landmark);
   - gives the bibliography's entries the role ``listitem`` (docutils writes
     ``doc-biblioentry``, deprecated and not allowed in a ``role="list"``);
+  - for the single-page build, writes the page as ``dlnotes.html`` in the output folder,
+    where its links work (the PDF is printed from it);
   - table headers: an empty one becomes a data cell, one made only of math gets its TeX
     as screen-reader text too (axe's ``empty-table-header`` does not count the MathML that
     MathJax gives screen readers).
@@ -134,6 +136,14 @@ def _postprocess_pages(app: Any, exception: Exception | None) -> None:
     if exception is not None or getattr(app.builder, "format", "") != "html":
         return
     out = Path(app.outdir)
+    if getattr(app.builder, "name", "") == "singlehtml":
+        # Sphinx writes the single page as <root doc>.html (book/intro.html) with every link
+        # relative to the output folder: its copy there, dlnotes.html, is the one that works
+        # (dlnotes.bookbuild prints it).
+        page = out / (app.config.root_doc + ".html")
+        text = page.read_text(encoding="utf-8")
+        (out / "dlnotes.html").write_text(postprocess_page(text, out), encoding="utf-8")
+        return
     for page in out.rglob("*.html"):
         if "_static" in page.relative_to(out).parts:
             continue

@@ -25,14 +25,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# Executed chapters are cached in _build/.jupyter_cache: a rebuild re-runs only changed chapters.
-# `dlnotes.bookbuild execute` runs the chapters the cache lacks two at a time (jupyter-cache's
-# local-parallel executor) before Jupyter Book, which then takes every chapter from the cache.
+# Executed chapters are cached in _build/.jupyter_cache: a rebuild re-runs only changed chapters
+# (Jupyter Book executes them, one after another).
 book: $(STAMP)
-	$(BIN)/python -m dlnotes.bookbuild execute
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # The cache does not notice changes in src/dlnotes, so tests and CI start from nothing.
+# `dlnotes.bookbuild execute` runs every chapter two at a time (jupyter-cache's local-parallel
+# executor) before Jupyter Book, which then takes every chapter from the cache.
 book-fresh: $(STAMP)
 	rm -rf _build/.jupyter_cache _build/jupyter_execute _build/html
 	$(BIN)/python -m dlnotes.bookbuild execute

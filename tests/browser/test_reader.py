@@ -9,8 +9,8 @@ Run after the book build, like the other browser tests (same browser, same offli
   sets, a visible focus ring, and moves with the keyboard; every frame has its own alt text;
   the frames are image files beside the page, not inlined into it.
 * **Page weight**: the bytes a page loads before the reader touches anything (its HTML and
-  every image or frame it loads; not the theme's and MathJax's shared ``_static/``) are at
-  most ``PAGE_LIMIT``. ``python tests/browser/test_reader.py`` prints the table of
+  every image or frame it loads; not what all pages share: the theme's and MathJax's
+  ``_static/`` and the search index) are at most ``PAGE_LIMIT``. ``python tests/browser/test_reader.py`` prints the table of
   ``benchmarks/README.md``.
 * **Search**: a real search over ``file://`` finds pages and logs no console error.
 """
@@ -28,7 +28,13 @@ from browserkit import HTML, article_pages, open_context, page_id, wait_for_math
 pytestmark = pytest.mark.browser
 
 PAGE_LIMIT = 1024 * 1024          # bytes at first load, per page
-STATIC = HTML / "_static"
+# What every page shares and the browser caches across pages: the theme, MathJax and the
+# extensions' assets, and the search index (the theme loads it on every page).
+SHARED = [HTML / "_static", HTML / "_sphinx_design_static", HTML / "searchindex.js"]
+
+
+def _is_shared(f: Path) -> bool:
+    return any(f == s or s in f.parents for s in SHARED)
 
 
 def _axe_source() -> str:
@@ -149,8 +155,8 @@ def test_explorables_are_keyboard_operable_described_and_load_frames_from_files(
 # ------------------------------------------------------------------ page weight
 
 def measure_first_load(pg, path: Path) -> dict:
-    """Bytes of the page's own files (the HTML, images, frames) and of shared ``_static``
-    files that Chromium requested while loading ``path``, before any interaction."""
+    """Bytes of the page's own files (the HTML, images, frames) and of the shared files
+    (``SHARED``) that Chromium requested while loading ``path``, before any interaction."""
     pg.goto(path.as_uri())
     wait_for_mathjax(pg)       # after "load" every image that is not lazy has been fetched
     own, shared, seen = 0, 0, set()
@@ -161,7 +167,7 @@ def measure_first_load(pg, path: Path) -> dict:
         f = Path(unquote(urlparse(url).path))
         if not f.is_file():
             continue
-        if STATIC in f.parents:
+        if _is_shared(f):
             shared += f.stat().st_size
         else:
             own += f.stat().st_size
@@ -214,13 +220,11 @@ def main() -> None:
             context, pg = open_context(b)
             m = measure_first_load(pg, path)
             context.close()
-            frames = sum(f.stat().st_size for f in (path.parent / "_frames").glob("*")) \
-                if '<figure class="dlnotes-explorable"' in path.read_text(encoding="utf-8") else 0
-            rows.append((page_id(path), m, frames))
+            rows.append((page_id(path), m))
         b.close()
-    print("| page | HTML (KiB) | first load, own bytes (KiB) | shared `_static` loaded (KiB) |")
+    print("| page | HTML (KiB) | first load, own bytes (KiB) | shared files loaded (KiB) |")
     print("|---|---:|---:|---:|")
-    for name, m, _ in rows:
+    for name, m in rows:
         print(f"| `{name}` | {m['html'] / 1024:.0f} | **{m['own'] / 1024:.0f}** | {m['shared'] / 1024:.0f} |")
 
 

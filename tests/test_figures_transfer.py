@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dlnotes import optim
 from dlnotes import transfer as tr
@@ -49,3 +50,43 @@ def test_fine_tuning_figures_have_labelled_axes():
     assert_axes_labelled(ft.gradient_figure())
     res = {k: np.full((len(ft.RATES), 1), 0.5) for k in ("finetune", "scratch")}
     assert_axes_labelled(ft.sweep_figure(res))
+
+
+def test_upright_probe_is_transfer_probe_accuracy_on_upright_and_rotated_images():
+    model = tr.pretrained_cnn()
+    _, target = tr.tasks()
+    rot = tr.rotate(target)
+    probe = tl.upright_probe()
+    F = model.features
+    assert probe["acc_upright"] == tr.probe_accuracy(F(target.X_train), target.y_train,
+                                                     F(target.X_val), target.y_val)
+    assert probe["acc_rotated"] == tr.probe_accuracy(F(target.X_train), target.y_train,
+                                                     F(rot.X_val), rot.y_val)
+
+
+def test_feature_views_rotate_the_image_and_run_the_pretrained_body():
+    model = tr.pretrained_cnn()
+    _, target = tr.tasks()
+    v = tl.feature_views(7)
+    i = int(np.flatnonzero(target.y_val == 2)[0])
+    img = target.X_val[i].reshape(8, 8)
+    np.testing.assert_array_equal(v["upright"]["image"], img)
+    np.testing.assert_array_equal(v["rotated"]["image"], np.rot90(img))      # counter-clockwise
+    f = model.features(np.rot90(img).reshape(1, 64))[0]
+    np.testing.assert_array_equal(v["rotated"]["features"], f)
+    assert np.isclose(v["cosine"], f @ v["upright"]["features"]
+                      / np.linalg.norm(f) / np.linalg.norm(v["upright"]["features"]))
+    assert v["upright"]["maps"].shape == (8, 4, 4) and (v["upright"]["maps"] >= 0).all()  # after ReLU
+    with pytest.raises(ValueError, match="digit"):
+        tl.feature_views(3)
+
+
+def test_features_explorable_draws_every_state_differently():
+    from figure_checks import PNG
+    ex = tl.features_explorable()
+    frames = {ex.render(**s) for s in ex.states()}
+    assert len(frames) == 10 and all(f.startswith(PNG) for f in frames)
+    from matplotlib.figure import Figure
+    fig = Figure()
+    tl._draw_features(fig, digit=0, domain=1)
+    assert_axes_labelled(fig)

@@ -109,7 +109,9 @@ def test_new_arguments_match_torch_in_float32(case):
 def test_new_arguments_match_torch_on_the_gradients_of_a_softmax_classifier(case, data):
     _, kw, _, _ = CASES[case]
     worst, moved, _, _ = _compare(case, TorchSoftmaxRegression(data, sign=_sign(kw)), 300, foreach=False)
-    assert worst < 1e-11 and moved > 0.1
+    # the gradients come from torch's matmuls, whose float64 kernels round differently on
+    # different CPUs; over 300 steps that reached 1.4e-11 relative on an AVX-512 machine
+    assert worst < 1e-10 and moved > 0.1
 
 
 def test_state_buffers_are_torchs_buffers():

@@ -35,12 +35,34 @@ def test_shipped_weights_load_and_solve_the_source_task(tasks):
 
 
 @pytest.mark.slow
-def test_pretrain_regenerates_the_shipped_weights_bit_for_bit(pre):
-    fresh = tr.pretrain().state_dict()
+def test_pretrain_regenerates_the_shipped_weights_bit_for_bit(pre, tmp_path):
+    # under portable_env (OpenBLAS's Haswell kernels, NumPy's AVX2 loops, one thread), so the
+    # bits do not depend on which CPU ran it (plain pretrain() differs in the last bits across CPUs)
+    path = tr.pretrain_portable(tmp_path / "fresh.npz")
+    fresh = tr.load_pretrained(path)
     assert set(fresh) == set(pre)
     for k in pre:
         assert fresh[k].dtype == pre[k].dtype == np.float64
         assert fresh[k].tobytes() == pre[k].tobytes(), k
+
+
+def test_pretrain_in_process_agrees_with_the_shipped_weights_to_rounding(pre, tasks):
+    # without the pinned kernels the weights differ from the shipped ones only by rounding
+    fresh = tr.pretrain()
+    state = fresh.state_dict()
+    for k in pre:
+        np.testing.assert_allclose(state[k], pre[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    source, _ = tasks
+    np.testing.assert_array_equal(fresh.predict(source.X_val),
+                                  tr.pretrained_cnn().predict(source.X_val))
+
+
+def test_portable_env_pins_the_kernels():
+    env = tr.portable_env()
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OPENBLAS_NUM_THREADS"] == "1"
+    from numpy._core import _multiarray_umath as mu
+    if "X86_V4" in mu.__cpu_dispatch__:
+        assert "X86_V4" in env["NPY_DISABLE_CPU_FEATURES"].split()
 
 
 def test_pretrain_command_writes_a_loadable_file(tmp_path, monkeypatch, pre):
@@ -48,11 +70,16 @@ def test_pretrain_command_writes_a_loadable_file(tmp_path, monkeypatch, pre):
     from dlnotes.cli import app
 
     calls = []
-    monkeypatch.setattr(tr, "pretrain", lambda progress=False: calls.append(1) or tr.pretrained_cnn())
+
+    def fake(path, progress=False):
+        calls.append(progress)
+        return tr.save_pretrained(tr.pretrained_cnn(), path)
+
+    monkeypatch.setattr(tr, "pretrain_portable", fake)
     out = tmp_path / "w.npz"
     res = CliRunner().invoke(app, ["pretrain", "--output", str(out)])
     assert res.exit_code == 0, res.output
-    assert calls and "validation accuracy" in res.output
+    assert calls == [True] and "validation accuracy" in res.output
     loaded = tr.load_pretrained(out)
     assert all(np.array_equal(loaded[k], pre[k]) for k in pre)
 

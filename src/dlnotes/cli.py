@@ -292,8 +292,8 @@ def pretrain_cmd(
 
     path = output or Path(__file__).resolve().parent / "data" / transfer.PRETRAINED_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = transfer.pretrain(progress=True)
-    transfer.save_pretrained(model, path)
+    transfer.pretrain_portable(path, progress=True)
+    model = transfer.pretrained_cnn(path=path)
     source, _ = transfer.tasks()
     typer.echo(f"wrote {path} ({model.n_params} parameters; validation accuracy on digits 0-4: "
                f"{model.accuracy(source.X_val, source.y_val):.4f})")

@@ -1,7 +1,7 @@
 r"""Convolutional networks in NumPy: layers, a small CNN for the digits, and what it costs.
 
-Taught in the chapter *Convolutional networks*; the CNN is reused by *Transfer learning and
-practical training* (pre-trained on some digits, transferred to the others).
+Taught in the chapter *Convolutional networks*; the CNN is reused by *Transfer learning*
+and *Fine-tuning* (pre-trained on some digits, transferred to the others).
 
 **Layers.** :class:`Conv2d`, :class:`ReLU`, :class:`MaxPool2d`, :class:`AvgPool2d`,
 :class:`Flatten` and :class:`Linear`, each with
@@ -388,7 +388,7 @@ class CNN(Classifier):
     ``model.params``.
 
     Chapters: *Convolutional networks* (trained on the digits, compared with an MLP);
-    *Transfer learning and practical training* (pre-trained on some classes, transferred).
+    *Transfer learning* (pre-trained on some classes, transferred).
 
     **Inputs.** ``X`` of shape ``(N, C * M1 * M2)`` (a flat row per image, as
     :func:`dlnotes.datasets.digits` gives them) or ``(N, C, M1, M2)``; either is reshaped to
@@ -699,8 +699,8 @@ class GroupedOptimizer(optim.Optimizer):
     ``lr`` is the first group's rate. Setting it (as a schedule does) rescales every group by
     the same factor, so the ratios between the groups stay as built.
 
-    Chapter: *Transfer learning and practical training* (fine-tuning with a smaller rate for
-    the pre-trained body).
+    Chapter: *Fine-tuning: why a smaller learning rate?* (a smaller rate for the pre-trained
+    body).
     """
 
     def __init__(self, optimizers: Sequence[optim.Optimizer]) -> None:
@@ -757,7 +757,7 @@ def class_subset(data: Dataset, classes: Iterable[int]) -> Dataset:
     ..., 9 -> 4), for a model with a 5-class head. The features are unchanged (standardised
     with the full training set's statistics, as :func:`dlnotes.datasets.digits` does).
 
-    Chapter: *Transfer learning and practical training*.
+    Chapter: *Transfer learning*.
     """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a dlnotes.datasets.Dataset, got {type(data).__name__}")

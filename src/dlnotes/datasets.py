@@ -22,6 +22,9 @@ class Dataset:
     y_train, y_val : arrays of shape (N_train,), (N_val,)
     feature_names : tuple of str
     description : str
+    feature_mean, feature_std : arrays of shape (D,) or None
+        The training part's statistics the features were standardised with (raw = X * std + mean),
+        where the loader standardised them.
     """
 
     X_train: np.ndarray
@@ -30,6 +33,8 @@ class Dataset:
     y_val: np.ndarray
     feature_names: tuple[str, ...]
     description: str
+    feature_mean: np.ndarray | None = None
+    feature_std: np.ndarray | None = None
 
 
 def diabetes(val_fraction: float = 0.3, seed: int = 0) -> Dataset:
@@ -78,4 +83,4 @@ def digits(val_fraction: float = 0.3, seed: int = 0) -> Dataset:
     mu, sd = X[train].mean(axis=0), X[train].std(axis=0)
     sd[sd == 0] = 1.0  # a pixel blank in every training image carries no information
     return Dataset((X[train] - mu) / sd, y[train], (X[val] - mu) / sd, y[val],
-                   tuple(raw.feature_names), "handwritten digits 0-9, 8x8 standardised pixels")
+                   tuple(raw.feature_names), "handwritten digits 0-9, 8x8 standardised pixels", mu, sd)

@@ -1,8 +1,8 @@
 r"""Small NumPy classifiers and a deterministic minibatch training loop, for comparing optimizers on real data.
 
-Taught in the chapters *Gradient descent and its problems* (batch sizes), *Adaptive learning rates* (training a classifier with each optimizer,
-minibatch noise, schedules) and used by the tuning recipe of *Transfer learning and
-practical training*.
+Taught in the chapters *Gradient descent and its problems* (batch sizes) and *Adaptive
+learning rates* (training a classifier with each optimizer, minibatch noise, schedules), and
+used by *Convolutional networks*, *Transfer learning* and *The tuning recipe*.
 
 * :class:`SoftmaxRegression`: scores (logits) :math:`z = XW + b` (a convex problem);
 * :class:`MLP`: one hidden layer, :math:`z = \phi(XW_1 + b_1)W_2 + b_2` (not convex).
@@ -61,6 +61,9 @@ class Classifier(ABC):
     params: list[np.ndarray]
     n_features: int
     n_classes: int
+    #: train mode (True) or evaluation mode, like ``torch.nn.Module.train()``/``eval()``; models
+    #: with batch statistics (:class:`dlnotes.batchnorm.DeepMLP`) read it, the others ignore it
+    training: bool = True
 
     @abstractmethod
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -336,7 +339,9 @@ def train(model: Classifier, optimizer: Optimizer, data: Dataset, *, epochs: int
     metrics = np.full((4, epochs + 1), np.nan)
 
     def evaluate(e: int) -> bool:
+        model.training = False
         s_tr, s_va = model.forward(X)[0], model.forward(Xv)[0]
+        model.training = True
         if not (np.all(np.isfinite(s_tr)) and np.all(np.isfinite(s_va))):
             return False
         metrics[:, e] = (softmax_cross_entropy(s_tr, y), softmax_cross_entropy(s_va, yv),

@@ -12,7 +12,9 @@ domain out of the same images.
 deterministically (float64, fixed seeds). Its weights ship with the package
 (``dlnotes/data/pretrained_digits04.npz``, written by ``dlnotes pretrain``) and
 :func:`pretrained_cnn` loads them; a slow test re-runs :func:`pretrain` and compares the result
-with the shipped file bit for bit.
+with the shipped file bit for bit. Float64 BLAS and NumPy kernels are chosen per CPU and differ
+in the last bits, so :func:`pretrain_portable` (what ``dlnotes pretrain`` and the test use) runs
+it under :func:`portable_env`: OpenBLAS's Haswell kernels, NumPy's AVX2 loops, one thread.
 
 **Using it.**
 
@@ -38,6 +40,9 @@ from __future__ import annotations
 import importlib.resources
 import math
 import numbers
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -52,7 +57,7 @@ from ._threads import one_thread
 
 __all__ = [
     "SOURCE_CLASSES", "TARGET_CLASSES", "PRETRAIN", "PRETRAINED_FILE", "tasks", "few_shot",
-    "rotate", "invert", "pretrain", "save_pretrained", "load_pretrained", "pretrained_cnn",
+    "rotate", "invert", "pretrain", "portable_env", "pretrain_portable", "save_pretrained", "load_pretrained", "pretrained_cnn",
     "new_model", "fit", "linear_probe", "probe_accuracy", "probe_head", "stage_features",
     "LayerwiseSGD", "grouped_sgd", "body_distance", "gradient_norms", "sharpness",
 ]
@@ -60,7 +65,7 @@ __all__ = [
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 TARGET_CLASSES = (5, 6, 7, 8, 9)
 
-#: How the shipped model is pre-trained: the CNN, Adam, minibatches, epochs, seeds.
+#: How the shipped model is pre-trained (the CNN, Adam, minibatches, epochs, seeds).
 PRETRAIN: dict[str, Any] = {"channels": (8, 16), "lr": 3e-3, "epochs": 20, "batch_size": 32,
                             "seed": 0}
 #: The shipped weights, inside the package.
@@ -151,6 +156,46 @@ def pretrain(progress: bool = False) -> CNN:
                    batch_size=p["batch_size"], seed=p["seed"], progress=progress,
                    desc="pre-training on digits 0-4")
     return model
+
+
+_AVX512_DISPATCH = ("X86_V4", "AVX512_ICL", "AVX512_SPR", "AVX512_SKX")
+
+
+def portable_env() -> dict[str, str]:
+    """Environment variables that make float64 results the same bits on any x86-64 CPU with AVX2.
+
+    OpenBLAS and NumPy pick their kernels for the CPU they run on (AVX-512 where there is
+    one), and different kernels sum in different orders, which changes the last bits. These
+    pin OpenBLAS to its Haswell (AVX2) kernels on one thread and switch off NumPy's AVX-512
+    loops; they must be set before NumPy is imported, so :func:`pretrain_portable` starts a new
+    interpreter. Raises ``RuntimeError`` on a CPU without AVX2 (x86-64-v3).
+    """
+    from numpy._core import _multiarray_umath as mu
+    if not mu.__cpu_features__.get("X86_V3", False):
+        raise RuntimeError("portable pre-training needs an x86-64 CPU with AVX2 and FMA (x86-64-v3)")
+    disable = [f for f in _AVX512_DISPATCH if f in mu.__cpu_dispatch__]
+    env = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    if disable:
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(disable)
+    return env
+
+
+def pretrain_portable(path: Any, progress: bool = False) -> Path:
+    """Run :func:`pretrain` in a new interpreter under :func:`portable_env` and save it to ``path``.
+
+    The result is the same file on any machine with the pinned ``requirements.txt`` and an
+    AVX2 CPU; it is how the shipped weights were made (``dlnotes pretrain``).
+    """
+    path = Path(path)
+    env = dict(os.environ)
+    env.update(portable_env())
+    src = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    code = ("import sys; from dlnotes import transfer as t; "
+            "t.save_pretrained(t.pretrain(progress=sys.argv[2] == '1'), sys.argv[1])")
+    subprocess.run([sys.executable, "-c", code, str(path), "1" if progress else "0"],
+                   env=env, check=True)
+    return path
 
 
 def save_pretrained(model: CNN, path: Any) -> Path:

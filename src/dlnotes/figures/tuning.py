@@ -25,6 +25,7 @@ __all__ = [
     "WIDTHS", "make_model", "initial_loss_rows", "tiny_subset_runs", "tiny_subset_figure",
     "range_test", "range_test_figure", "SPACE", "objective", "random_vs_grid", "search_figure",
     "refine", "fit_curves", "learning_curves_figure", "update_ratio_runs", "update_ratio_figure",
+    "smoothing_noise", "smoothing_explorable",
 ]
 
 WIDTHS = (64, 64)
@@ -297,3 +298,68 @@ def update_ratio_figure(runs: dict, window: int = 20) -> Figure:
     axes[0].text(0.98, 1.3e-3, "10⁻³", transform=axes[0].get_yaxis_transform(), ha="right", fontsize=7,
                  color="0.3")
     return fig
+
+
+# ------------------------------------------------------------------ explorable: reading a noisy curve
+
+_WINDOWS = (1, 5, 10, 20, 50, 100, 200)
+
+
+def smoothing_noise(step_loss: Any, window: int) -> float:
+    r"""How noisy a trailing moving average of a loss curve still is.
+
+    The standard deviation of the step-to-step change of :math:`\log \bar L_t` after the first
+    ``window`` steps: 0 for a perfectly smooth curve; ``window=1`` gives the raw loss's.
+    """
+    loss = np.asarray(step_loss, dtype=float)
+    ma = tuning.moving_average(loss, int(window))
+    return float(np.std(np.diff(np.log(ma[int(window):]))))
+
+
+def smoothing_explorable(step_loss: Any = None) -> Any:
+    r"""Explorable: the moving-average window :math:`T_{\text{avg}}` over a run's noisy minibatch loss.
+
+    ``step_loss`` defaults to the tuned run of the chapter (:func:`refine` after
+    :func:`random_vs_grid`, both cached).
+    """
+    from ..explorables import Control, Explorable
+
+    if step_loss is None:
+        step_loss = refine(random_vs_grid()["random"][0])["final"].step_loss
+    loss = np.asarray(step_loss, dtype=float)
+    steps = np.arange(loss.size)
+    raw_noise = smoothing_noise(loss, 1)
+
+    def draw(fig: Figure, window: float):
+        ax = fig.add_subplot()
+        ax.plot(steps, loss, ".", color="0.6", ms=2, label="minibatch loss $L_t$", zorder=2)
+        line = ax.plot([], [], color="#1f78b4", lw=2, label=r"moving average $\bar L_t$", zorder=3)[0]
+        ax.set_yscale("log")
+        ax.set_xlim(0, loss.size)
+        ax.set_ylim(0.5 * loss.min(), 1.5 * loss.max())
+        ax.set_xlabel("step $t$")
+        ax.set_ylabel("loss (log scale)")
+        legend = ax.legend(fontsize=8, frameon=False, loc="upper right")
+        title = ax.set_title(" ", fontsize=9.5)
+
+        def update(window: float) -> list:
+            w = int(round(window))
+            line.set_data(steps, tuning.moving_average(loss, w))
+            title.set_text(f"$T_{{\\mathrm{{avg}}}}$ = {w}: noise {smoothing_noise(loss, w) / raw_noise:.0%} "
+                           f"of the raw loss's, lag $(T_{{\\mathrm{{avg}}}} - 1)/2$ = {(w - 1) / 2:g} steps")
+            return [line, legend, title, *ax.spines.values()]
+
+        update(window)
+        return update
+
+    return Explorable(
+        draw, [Control("window", "moving-average window T_avg (steps)", _WINDOWS, value=50,
+                       fmt="{:.0f}")],
+        alt=("The tuned run's minibatch loss as grey dots on a log scale over its 400 steps, falling "
+             "from about 2.5 to about 0.002, and a blue line, its trailing moving average over the "
+             "chosen number of steps. The title gives the line's step-to-step noise as a percentage "
+             "of the raw loss's and its delay, (T_avg - 1)/2 steps behind a trend: a short window "
+             "leaves the noise in, a long one is smooth but lags behind the falling loss."),
+        caption=("A trailing moving average trades noise for delay: it averages the last "
+                 "T_avg steps, so it smooths more and lags more as the window grows."),
+        figsize=(7.0, 3.2), dpi=80)

@@ -1,9 +1,10 @@
 # The two commands a fresh machine needs (see README.md):
 #
 #   make book   set up .venv and build the HTML book into _build/html
+#   make pdf    the whole book as one PDF, _build/html/dlnotes.pdf
 #   make test   set up .venv, Chromium and bubblewrap, run the unit and reference tests, rebuild the
-#               book from scratch (re-executing every chapter), then test the HTML in
-#               headless Chromium with the network blocked
+#               book from scratch (re-executing every chapter), print the PDF, then test the
+#               HTML and the PDF in headless Chromium with the network blocked
 #
 # .ci/run runs `make test`.
 
@@ -16,7 +17,7 @@ STAMP := $(VENV)/.installed
 # (A failing cell fails it too: execute.raise_on_error in _config.yml.)
 JB_FLAGS := --builder html -W -n --keep-going
 
-.PHONY: book book-fresh test unit browser chromium bubblewrap notebooks clean
+.PHONY: book book-fresh pdf test unit browser chromium bubblewrap notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +25,27 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# Executed chapters are cached in _build/.jupyter_cache: a rebuild re-runs only changed chapters.
+# Executed chapters are cached in _build/.jupyter_cache: a rebuild re-runs only changed chapters
+# (Jupyter Book executes them, one after another).
 book: $(STAMP)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # The cache does not notice changes in src/dlnotes, so tests and CI start from nothing.
+# `dlnotes.bookbuild execute` runs every chapter two at a time (jupyter-cache's local-parallel
+# executor) before Jupyter Book, which then takes every chapter from the cache.
 book-fresh: $(STAMP)
 	rm -rf _build/.jupyter_cache _build/jupyter_execute _build/html
+	$(BIN)/python -m dlnotes.bookbuild execute
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+# The whole book as one PDF, _build/html/dlnotes.pdf (the HTML book links to it): the single-page
+# HTML build, from the same execution cache as `make book`, printed by headless Chromium
+# (src/dlnotes/bookbuild.py). Works before or after `make book`.
+pdf: $(STAMP) chromium
+	$(BIN)/python -m dlnotes.bookbuild execute
+	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going
+	mkdir -p _build/html
+	$(BIN)/python -m dlnotes.bookbuild pdf _build/singlehtml/dlnotes.html _build/html/dlnotes.pdf
 
 # Debian's chromium for the browser tests (playwright's own browser download does not work here).
 chromium:
@@ -58,6 +72,7 @@ browser: $(STAMP) chromium
 test: chromium bubblewrap
 	$(MAKE) unit
 	$(MAKE) book-fresh
+	$(MAKE) pdf
 	$(MAKE) browser
 
 notebooks: $(STAMP)

@@ -64,10 +64,11 @@ def test_static_html_has_every_frame_sliders_and_alt_text_and_nothing_external()
     p.feed(html)
     imgs = [a for t, a in p.tags if t == "img"]
     sliders = [a for t, a in p.tags if t == "input"]
-    assert len(imgs) == 1 and imgs[0]["alt"] == ex.alt
+    assert len(imgs) == 1 and imgs[0]["alt"] == ex.alt_for()
     assert [s["type"] for s in sliders] == ["range", "range"]
     assert [s["max"] for s in sliders] == ["3", "2"] and all(s["aria-label"] for s in sliders)
-    assert html.count("data:image/png;base64,") == 4 * 3 + 1   # every state + the initial src
+    # every state + the initial src, as lossless WebP
+    assert html.count("data:image/webp;base64,") == 4 * 3 + 1
     assert not re.search(r"(src|href)=\"https?:", html) and "<script src" not in html
 
 
@@ -239,3 +240,67 @@ def test_update_must_return_artists():
     ex = Explorable(draw, [Control("a", "a", [0, 1])], alt="x")
     with pytest.raises(TypeError, match="artists it changed"):
         ex.render(a=0)
+
+
+def test_every_frame_has_its_own_alt_text_naming_the_control_values():
+    ex = _line_explorable(two=True)
+    assert ex.alt_for() == ("A straight line whose slope follows the slider. "
+                            "Shown: slope = 1, offset = 0.")
+    html = ex.to_html()
+    alts = __import__("json").loads(re.search(r'"alts": (\[[^\]]*\])', html).group(1))
+    assert len(alts) == len(ex.states()) == len(set(alts))
+    assert alts[0].endswith("Shown: slope = -1, offset = -1.")
+
+
+def test_describe_adds_to_each_frame_alt_and_must_return_text():
+    ex = _line_explorable()
+    ex.describe = lambda slope: f"The line rises by {slope:g} over the unit interval."
+    assert ex.alt_for(slope=2.0) == ("A straight line whose slope follows the slider. The line "
+                                     "rises by 2 over the unit interval. Shown: slope = 2.")
+    ex.describe = lambda slope: 3
+    with pytest.raises(TypeError, match="describe"):
+        ex.alt_for()
+    with pytest.raises(TypeError, match="describe"):
+        Explorable(lambda fig, a: None, [Control("a", "a", [0, 1])], alt="x", describe="no")
+
+
+def test_slider_value_text_says_what_the_value_means_with_its_unit():
+    c = Control("warmup", "warm-up T_w", [0, 100, 200], fmt="{:.0f}", unit="steps")
+    assert c.shown(100) == "100 steps" and c.spoken(100) == "warm-up T_w = 100 steps"
+    named = Control("act", "activation", [0, 1], valuetext=lambda v: ["tanh", "ReLU"][int(v)])
+    assert named.spoken(1) == "ReLU"
+    ex = Explorable(lambda fig, warmup: fig.add_subplot(), [c], alt="A schedule.",
+                    figsize=(2, 1), dpi=30)
+    html = ex.to_html()
+    assert 'aria-valuetext="warm-up T_w = 100 steps"' in html and "100 steps</output>" in html
+    bad = Control("a", "a", [0, 1], valuetext=lambda v: "")
+    with pytest.raises(ValueError, match="valuetext"):
+        bad.spoken(0)
+
+
+def test_data_gives_a_collapsible_table_with_one_row_per_state_and_the_current_one_marked():
+    ex = _line_explorable(two=True)
+    ex.data = lambda slope, offset: {"y at x = 1": slope + offset, "rising": slope > 0}
+    [(header, rows)] = ex.data_tables()
+    assert header == ["slope", "offset", "y at x = 1", "rising"]
+    assert len(rows) == 12 and rows[0] == ["-1", "-1", "-2", "no"] and rows[-1] == ["2", "1", "3", "yes"]
+    html = ex.to_html()
+    assert html.count('<tr data-state=') == 12 and "<details class=\"dlnotes-explorable-data\">" in html
+    assert re.search(r'<tr data-state="7" aria-current="true">', html)
+    assert _line_explorable().data_tables() is None and "<details" not in _line_explorable().to_html()
+    ex.data = lambda slope, offset: [slope]
+    with pytest.raises(TypeError, match="dict"):
+        ex.data_tables()
+
+
+def test_data_may_give_one_table_per_state_shown_for_the_current_state():
+    ex = _line_explorable(two=True)
+    ex.data = lambda slope, offset: (["x", "y"], [[0.0, offset], [1.0, slope + offset]])
+    tables = ex.data_tables()
+    assert len(tables) == 12 and tables[7] == (["x", "y"], [["0", "0"], ["1", "1"]])
+    html = ex.to_html()
+    assert html.count("data-table-state=") == 12 and html.count(" hidden>") == 11
+    assert 'data-table-state="7">' in html
+    ex.data = lambda slope, offset: (["x", "y"], [[0.0]])
+    with pytest.raises(TypeError, match="one cell per header"):
+        ex.data_tables()

@@ -85,4 +85,4 @@ def test_explorable_names_the_activation_and_has_few_states():
     assert len(ex.states()) <= 30
     html = ex.to_html()
     assert "tanh" in html and "ReLU" in html
-    assert re.search(r'aria-valuetext="tanh"', html)
+    assert re.search(r'aria-valuetext="activation = tanh"', html)

@@ -37,6 +37,7 @@ assignments     per-student assignments from the question bank, answer keys, gra
 explorables     interactive figures that work live in Jupyter and statically in the HTML book
 exercises       the question bank: seeded exercises with solutions and graders
 notebooks       export chapters as Jupyter notebooks
+bookbuild       building the book: chapters executed in parallel, the whole book as one PDF
 cli             the ``dlnotes`` command line
 """
 

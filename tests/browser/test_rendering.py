@@ -15,7 +15,6 @@ small page that has each fault, so a detector that can no longer see it fails to
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -23,11 +22,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
-CHROMIUM = os.environ.get("DLNOTES_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+from browserkit import HTML, article_pages as _article_pages  # noqa: E402
 
 # Text shown outside code and math that looks like the rows of a pipe table.
 RAW_TABLE_JS = r"""() => {
@@ -66,45 +61,6 @@ def collapsed_bars(tex: str) -> list[str]:
     found = [m.group(0) for m in _KL.finditer(tex) if _SINGLE_BAR.search(m.group(1))]
     found += [tex[max(0, m.start() - 20):m.end()] for m in _NORM_SUBSCRIPT.finditer(tex)]
     return found
-
-
-def _pages() -> list[Path]:
-    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts)
-
-
-def _article_pages() -> list[Path]:
-    # Jupyter Book's index.html only forwards to the root chapter
-    return [p for p in _pages() if 'http-equiv="Refresh"' not in p.read_text(encoding="utf-8")[:2000]]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (HTML / "index.html").is_file():
-        pytest.fail(f"{HTML}/index.html is missing: build the book first (make book)")
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make test does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-
-    def route(r):
-        if r.request.url.startswith(("file://", "data:", "blob:", "about:")):
-            r.continue_()
-        else:
-            r.abort()
-
-    context.route("**/*", route)
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 def _typeset(pg) -> list[str]:

@@ -26,7 +26,7 @@ from dlnotes import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-NOT_CHAPTERS = {"intro", "notation", "api", "bibliography"}
+NOT_CHAPTERS = {"intro", "notation", "api", "api-optimization", "api-networks", "api-tools", "bibliography"}
 
 # TeX commands that are operators, functions, spacing or layout, not symbols of the book
 NON_SYMBOL = set("""

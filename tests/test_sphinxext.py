@@ -47,3 +47,16 @@ def test_headers_bibliography_and_sidebar_are_fixed_for_screen_readers(tmp_path)
     assert 'role="listitem"' in out and "doc-biblioentry" not in out
     assert 'role="complementary" aria-label="Book contents"' in out
     assert postprocess_page(out, tmp_path) == out
+
+
+def test_sidebar_toggles_are_named_after_the_entry_they_open(tmp_path):
+    page = ('<li class="toctree-l1"><a class="reference internal" href="x.html">Losses</a></li>'
+            '<li class="toctree-l1 current active has-children"><a class="current reference internal" '
+            'href="#">API &amp; reference</a><details open="open"><summary><span class="toctree-toggle" '
+            'role="presentation"><i class="fa-solid fa-chevron-down"></i></span></summary><ul></ul>'
+            '</details></li><details><summary>Show code cell source</summary></details>')
+    out = postprocess_page(page, tmp_path)
+    assert ('<details open="open"><summary aria-label="Show or hide the pages of API &amp; reference">'
+            in out)
+    assert "<details><summary>Show code cell source</summary>" in out     # a summary with text: untouched
+    assert postprocess_page(out, tmp_path) == out

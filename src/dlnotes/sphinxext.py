@@ -14,6 +14,8 @@
   - moves the explorables' frames out of the page into image files beside it
     (``_frames/<hash>.webp``), so a page loads only the frames it shows;
   - puts the primary sidebar in a landmark (``region``: everything in a landmark);
+  - names the sidebar's expand/collapse toggles (an icon-only ``<summary>``, axe's
+    ``summary-name``) after the entry they open;
   - gives the bibliography's entries the role ``listitem`` (docutils writes
     ``doc-biblioentry``, deprecated and not allowed in a ``role="list"``);
   - for the single-page build, writes the page as ``dlnotes.html`` in the output folder,
@@ -78,6 +80,8 @@ _FIGURE = re.compile(r'<figure class="dlnotes-explorable".*?</figure>', re.S)
 _DATA_URI = re.compile(r"data:image/(png|webp);base64,([A-Za-z0-9+/=]+)")
 _SIDEBAR = '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">'
 _TH = re.compile(r"<th(\s[^>]*)?>(.*?)</th>", re.S)
+# a sidebar entry with pages under it: its link, then a <details> whose <summary> is an icon only
+_TOGGLE = re.compile(r'(<a class="[^"]*reference internal"[^>]*>((?:(?!</a>).)*)</a>)(<details[^>]*>)<summary>', re.S)
 _MATH_SPAN = re.compile(r'<span class="math notranslate nohighlight">(.*?)</span>', re.S)
 _TAG = re.compile(r"<[^>]+>")
 FRAMES_DIR = "_frames"
@@ -121,12 +125,20 @@ def _fix_header(m: re.Match) -> str:
     return f'<th{attrs}>{inner}<span class="dlnotes-sr-only">{spoken}</span></th>'
 
 
+def _name_toggle(m: re.Match) -> str:
+    title = _html.unescape(_TAG.sub("", m.group(2))).strip()
+    label = _html.escape(f"Show or hide the pages of {title}", quote=True)
+    return f'{m.group(1)}{m.group(3)}<summary aria-label="{label}">'
+
+
 def postprocess_page(text: str, page_dir: Path) -> str:
     """The reader-facing fixes to one written HTML page (see the module docstring)."""
     if '<figure class="dlnotes-explorable"' in text:
         text = _frames_to_files(text, page_dir)
     text = text.replace(_SIDEBAR, _SIDEBAR[:-1] + ' role="complementary" aria-label="Book contents">')
     text = text.replace('role="doc-biblioentry"', 'role="listitem"')
+    if "<summary>" in text:
+        text = _TOGGLE.sub(_name_toggle, text)
     if "<th" in text:
         text = _TH.sub(_fix_header, text)
     return text

@@ -41,3 +41,27 @@ def test_the_explorable_renders_two_different_frames():
     assert len(ex.controls) == 2
     assert ex.render(b=2.0, x1=-1.5) != ex.render(b=100.0, x1=0.5)
     assert_axes_labelled(ex._fig)
+
+
+def test_linesearch_explorable_runs_are_the_first_armijo_step_of_the_geometric_sequence():
+    from dlnotes import landscapes
+    f = landscapes.Rosenbrock()
+    x = np.array([-1.2, 1.0])
+    g = f.grad(x)
+    for c1 in figs.LS_C1S:
+        for shrink in figs.LS_SHRINKS:
+            k = 0          # the first k with f(x - eta0 shrink^k g) <= f(x) - c1 eta0 shrink^k |g|^2
+            while f(x - figs.LS_ETA0 * shrink ** k * g) > f(x) - c1 * figs.LS_ETA0 * shrink ** k * (g @ g):
+                k += 1
+            bt = figs.linesearch_run(c1, shrink)
+            assert len(bt.tried) == k + 1 and np.isclose(bt.eta, figs.LS_ETA0 * shrink ** k)
+
+
+def test_linesearch_explorable_draws_every_state_differently_with_labelled_axes():
+    from matplotlib.figure import Figure
+    ex = figs.linesearch_explorable()
+    frames = {ex.render(**s) for s in ex.states()}
+    assert len(frames) == len(figs.LS_C1S) * len(figs.LS_SHRINKS)
+    fig = Figure()
+    figs._draw_linesearch(fig, c1=0.1, shrink=0.5)
+    assert_axes_labelled(fig)

@@ -22,7 +22,7 @@ __all__ = [
     "METHOD_COLORS", "gd_backtracking", "rosenbrock_runs", "rosenbrock_figure", "saddle_runs",
     "saddle_figure", "cost_table", "cost_timings", "cost_figure", "backtracking_figure",
     "golden_figure", "digits_problem", "scipy_torch_runs", "logistic_race", "logistic_figure",
-    "minibatch_runs", "minibatch_figure", "valley_explorable",
+    "minibatch_runs", "minibatch_figure", "valley_explorable", "linesearch_run", "linesearch_explorable",
 ]
 
 METHOD_COLORS = {
@@ -417,3 +417,77 @@ def valley_explorable() -> Explorable:
              "stays above 1e-6."),
         caption="Gradient descent, damped Newton and BFGS in a curved valley: move the sliders.",
         figsize=(8.4, 3.4))
+
+
+# ------------------------------------------------------------------ explorable: backtracking at work
+
+LS_C1S = (1e-4, 0.1, 0.3, 0.5, 0.7, 0.9)
+LS_SHRINKS = (0.1, 0.3, 0.5, 0.7, 0.9)
+LS_ETA0 = 1e-2
+
+
+def linesearch_run(c1: float, shrink: float) -> linesearch.Backtracking:
+    r"""Backtracking along steepest descent on Rosenbrock's function at (-1.2, 1), first guess :math:`10^{-2}`."""
+    f = landscapes.Rosenbrock()
+    x = np.array([-1.2, 1.0])
+    g = f.grad(x)
+    return linesearch.backtracking(f, x, g, -g, eta0=LS_ETA0, c1=c1, shrink=shrink)
+
+
+def _draw_linesearch(fig: Figure, c1: float, shrink: float):
+    f = landscapes.Rosenbrock()
+    x = np.array([-1.2, 1.0])
+    g = f.grad(x)
+    q = -g
+    slope = float(g @ q)
+    fx = float(f(x))
+    etas = np.geomspace(5e-5, 1.2 * LS_ETA0, 400)       # the tries are geometric: a log axis
+    vals = np.array([f(x + e * q) for e in etas])
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.plot(etas, vals, color="black", lw=1.5, label=r"$f(x_t + \eta q_t)$")
+    tangent = fx + etas * slope
+    ax.plot(etas, np.where(tangent > 0, tangent, np.nan), ":", color="0.4", label=r"tangent")
+    armijo_line = ax.plot([], [], "--", color=METHOD_COLORS["BFGS"],
+                          label=r"Armijo line $f(x_t) + c_1 \eta\, g_t^\top q_t$")[0]
+    rejected = ax.plot([], [], "x", color="#d62728", ms=8, mew=2, label="rejected")[0]
+    accepted = ax.plot([], [], "o", color=METHOD_COLORS["Newton"], ms=8, label="accepted")[0]
+    ax.set_xlim(etas[0], etas[-1])
+    ax.set_ylim(1.0, 2.0 * float(vals.max()))
+    ax.axhline(fx, color="0.8", lw=0.8, zorder=0)
+    ax.set_xlabel(r"step length $\eta$ (log scale)")
+    ax.set_ylabel(r"$f(x_t + \eta q_t)$ (log scale)")
+    legend = ax.legend(fontsize=8, loc="lower left")
+    title = ax.set_title(" ", fontsize=9.5)
+
+    def update(c1: float, shrink: float) -> list:
+        bt = linesearch_run(c1, shrink)
+        line = fx + c1 * etas * slope
+        armijo_line.set_data(etas, np.where(line > 0, line, np.nan))
+        rejected.set_data(bt.tried[:-1], bt.values[:-1])
+        accepted.set_data(bt.tried[-1:], bt.values[-1:])
+        title.set_text(f"$c_1$ = {c1:g}, $c_{{\\mathrm{{bt}}}}$ = {shrink:g}: {len(bt.tried)} tries, "
+                       f"accepts η = {bt.eta:.3g}, f falls from {fx:.1f} to {bt.values[-1]:.1f}")
+        return [armijo_line, rejected, accepted, legend, title, *ax.spines.values()]
+
+    update(c1, shrink)
+    return update
+
+
+def linesearch_explorable() -> Explorable:
+    """Explorable: the Armijo constant and the backtracking factor, with the steps tried and the one accepted."""
+    return Explorable(
+        _draw_linesearch,
+        [Control("c1", "Armijo constant c₁", LS_C1S, value=1e-4),
+         Control("shrink", "backtracking factor c_bt", LS_SHRINKS, value=0.5)],
+        alt=("Rosenbrock's function along the steepest-descent direction from (-1.2, 1), against the "
+             "step length from 0.00005 to 0.012, both axes logarithmic: a curve that dips below its "
+             "starting value (a grey horizontal line) and then climbs far above it. A dotted "
+             "tangent, a dashed Armijo line through the same start whose slope is c1 times the "
+             "tangent's, red crosses at the rejected step lengths (above the Armijo line) and a "
+             "green dot at the accepted one (on or below it). The title counts the tries and gives "
+             "the accepted step and the new value of f."),
+        caption=("Backtracking from a first guess of 0.01, multiplying by the factor until the Armijo "
+                 "condition holds: move the constant and the factor."),
+        figsize=(7.4, 3.4), dpi=80)

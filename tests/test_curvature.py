@@ -101,3 +101,43 @@ def test_bad_input():
         curvature.hvp(lambda x: x, np.ones(2), np.ones(3))
     with pytest.raises(ValueError, match="W has 3 rows"):
         curvature.softmax_hessian(np.ones((4, 2)), np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exact_mlp_hessian_and_hvp_match_torch_autograd(activation, dtype):
+    from dlnotes import training
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 4))
+    y = rng.integers(0, 3, 30)
+    mlp = training.MLP(4, 5, 3, activation=activation, seed=2, dtype=dtype)
+    phi = torch.tanh if activation == "tanh" else torch.relu
+    p = [torch.tensor(np.asarray(w, dtype=float)) for w in mlp.params]
+    sizes = [w.numel() for w in p]
+
+    def loss(t):
+        W1, b1, W2, b2 = (c.reshape(w.shape) for c, w in zip(torch.split(t, sizes), p))
+        # the model sees X in its own dtype; the Hessian is computed in float64 from there
+        Xm = torch.tensor(X.astype(dtype).astype(float))
+        return torch.nn.functional.cross_entropy(phi(Xm @ W1 + b1) @ W2 + b2, torch.tensor(y))
+
+    theta = torch.cat([w.ravel() for w in p])
+    H_ref = torch.autograd.functional.hessian(loss, theta).numpy()
+    H = curvature.mlp_hessian(mlp, X, y)
+    assert H.shape == (theta.numel(), theta.numel())
+    np.testing.assert_allclose(H, H_ref, atol=1e-13)
+    v = rng.standard_normal(theta.numel())
+    hv_ref = torch.autograd.functional.hvp(loss, theta, torch.tensor(v))[1].numpy()
+    np.testing.assert_allclose(curvature.mlp_hvp(mlp, X, y, v), hv_ref, atol=1e-13)
+
+
+def test_exact_mlp_hvp_rejects_bad_input():
+    from dlnotes import training
+    mlp = training.MLP(4, 5, 3, seed=0)
+    X, y = np.zeros((2, 4)), np.array([0, 1])
+    with pytest.raises(ValueError, match="v must have"):
+        curvature.mlp_hvp(mlp, X, y, np.zeros(3))
+    with pytest.raises(TypeError, match="model"):
+        curvature.mlp_hvp(object(), X, y, np.zeros(3))
+    with pytest.raises(ValueError):
+        curvature.mlp_hvp(mlp, X, np.array([0, 7]), np.zeros(43))

@@ -28,12 +28,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._validation import as_callable, as_float_array, as_int, as_scalar
+from ._validation import as_callable, as_float_array, as_int, as_labels, as_scalar
 
 __all__ = [
     "finite_difference_hessian", "hessian_from_gradient", "hvp", "hessian_from_hvp",
     "curvature_along", "least_squares_hessian", "logistic_hessian", "softmax_hessian",
-    "model_loss_and_gradient", "mixed_spectrum_fraction",
+    "model_loss_and_gradient", "mlp_hvp", "mlp_hessian", "mixed_spectrum_fraction",
 ]
 
 
@@ -224,6 +224,81 @@ def model_loss_and_gradient(model: Any, X: Any, y: Any) -> tuple[np.ndarray, Cal
         return _with(theta, lambda: np.concatenate([g.ravel() for g in model.loss_and_grads(X, y)[1]]))
 
     return theta0, f, grad_f, set_params
+
+
+def _mlp_parts(model: Any, X: Any, y: Any):
+    from .training import MLP
+
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be a dlnotes.training.MLP, got {type(model).__name__}")
+    if model.activation not in ("tanh", "relu"):
+        raise ValueError(f"activation must be 'tanh' or 'relu', got {model.activation!r}")
+    Xa = model._check_X(X).astype(float)
+    labels = as_labels(y, "y", n=Xa.shape[0], k=model.n_classes)
+    return Xa, labels
+
+
+def mlp_hvp(model: Any, X: Any, y: Any, v: Any) -> np.ndarray:
+    r"""The exact Hessian-vector product :math:`Hq` of a one-hidden-layer MLP's mean cross-entropy.
+
+    Pearlmutter's :math:`\mathcal R` operator: the directional derivative along :math:`q` of
+    every quantity of the forward and the backward pass, in one more pass of each (no step
+    size, no rounding beyond the arithmetic's). For :class:`dlnotes.training.MLP` with
+    :math:`z = \phi(XW_1 + b_1)W_2 + b_2`, ``v`` ordered like ``model.params`` flattened
+    (:math:`W_1, b_1, W_2, b_2`), shape (n,); returns shape (n,). ReLU's second derivative is
+    0 wherever it exists. Computed in float64 whatever the model's dtype (from the inputs and
+    weights as the model holds them). Chapter: *The optimization landscape*.
+    """
+    Xa, labels = _mlp_parts(model, X, y)
+    W1, b1, W2, b2 = (np.asarray(p, dtype=float) for p in model.params)
+    D, Hd = W1.shape
+    C = W2.shape[1]
+    n = W1.size + b1.size + W2.size + b2.size
+    q = as_float_array(v, "v", ndim=1)
+    if q.size != n:
+        raise ValueError(f"v must have {n} entries (the MLP's parameters), got {q.size}")
+    V1, c1 = q[:D * Hd].reshape(D, Hd), q[D * Hd:D * Hd + Hd]
+    V2, c2 = q[D * Hd + Hd:D * Hd + Hd + Hd * C].reshape(Hd, C), q[D * Hd + Hd + Hd * C:]
+    N = Xa.shape[0]
+    # forward and backward pass
+    z1 = Xa @ W1 + b1
+    if model.activation == "tanh":
+        a = np.tanh(z1)
+        d1 = 1.0 - a * a                 # phi'
+        d2 = -2.0 * a * d1               # phi''
+    else:
+        a = np.maximum(z1, 0.0)
+        d1 = (z1 > 0).astype(float)
+        d2 = np.zeros_like(z1)
+    s = a @ W2 + b2
+    s = s - s.max(axis=1, keepdims=True)
+    P = np.exp(s)
+    P /= P.sum(axis=1, keepdims=True)
+    Y = np.zeros_like(P)
+    Y[np.arange(N), labels] = 1.0
+    ds = (P - Y) / N
+    da = ds @ W2.T
+    # their directional derivatives along q
+    Rz1 = Xa @ V1 + c1
+    Ra = d1 * Rz1
+    Rs = Ra @ W2 + a @ V2 + c2
+    RP = P * (Rs - np.sum(P * Rs, axis=1, keepdims=True))
+    Rds = RP / N
+    RgW2 = Ra.T @ ds + a.T @ Rds
+    Rgb2 = Rds.sum(axis=0)
+    Rda = Rds @ W2.T + ds @ V2.T
+    Rdz = Rda * d1 + da * d2 * Rz1
+    RgW1 = Xa.T @ Rdz
+    Rgb1 = Rdz.sum(axis=0)
+    return np.concatenate([RgW1.ravel(), Rgb1, RgW2.ravel(), Rgb2])
+
+
+def mlp_hessian(model: Any, X: Any, y: Any) -> np.ndarray:
+    """The exact Hessian of a one-hidden-layer MLP's mean cross-entropy, shape (n, n): :func:`mlp_hvp` on each basis vector, symmetrised."""
+    n = sum(p.size for p in model.params) if hasattr(model, "params") else 0
+    _mlp_parts(model, X, y)
+    H = np.column_stack([mlp_hvp(model, X, y, e) for e in np.eye(n)])
+    return 0.5 * (H + H.T)
 
 
 def mixed_spectrum_fraction(n: int, samples: int = 2000, seed: int = 0, tol: float = 0.0) -> float:

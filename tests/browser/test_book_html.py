@@ -131,7 +131,14 @@ def test_every_explorable_control_changes_its_figure(page, path: Path):
             after_label = slider.locator("xpath=following-sibling::output").inner_text()
             assert after_src != before_src, f"figure {f} did not change when slider {s} moved"
             assert after_label != before_label, f"slider {s} of figure {f} shows a stale value"
-            loaded = img.evaluate("i => i.complete && i.naturalWidth > 0")
+            # the frame is a file beside the page, loaded when it is first shown: wait for it
+            # (at most 10 s), then check that it decoded
+            loaded = img.evaluate("""i => (i.complete && i.src === i.currentSrc) ? i.naturalWidth > 0 :
+                new Promise(done => {
+                    i.addEventListener("load", () => done(i.naturalWidth > 0), {once: true});
+                    i.addEventListener("error", () => done(false), {once: true});
+                    setTimeout(() => done(i.complete && i.naturalWidth > 0), 10000);
+                })""")
             assert loaded, "the new frame did not load"
     assert not page.dlnotes_log["console"], page.dlnotes_log["console"][:5]
     assert not page.dlnotes_log["pageerrors"], page.dlnotes_log["pageerrors"][:5]

@@ -1,7 +1,7 @@
 """Building the book: chapters executed two at a time, and the whole book as one PDF.
 
 **Executing the chapters in parallel** (``python -m dlnotes.bookbuild execute``, which
-``make book`` runs before ``jupyter-book build``): every chapter not yet in the execution
+``make book-fresh`` and ``make pdf`` run before ``jupyter-book build``): every chapter not yet in the execution
 cache (``_build/.jupyter_cache``, the one Jupyter Book's ``execute_notebooks: cache``
 uses) is executed by jupyter-cache's own ``local-parallel`` executor, one worker process
 per core (two here), each in its chapter's folder, with the explorables in static mode as
@@ -120,6 +120,8 @@ def print_book(html_path: str | Path, pdf_path: str | Path, chromium: str = CHRO
             facts = page.evaluate(_PREPARE)
             if facts["broken"]:
                 raise RuntimeError(f"images that did not load: {facts['broken']}")
+            if facts["raw"]:
+                raise RuntimeError("the page still shows raw TeX (\\( ... \\)): MathJax did not typeset it")
             page.emulate_media(media="print")
             dst.parent.mkdir(parents=True, exist_ok=True)
             page.pdf(path=str(dst), format="A4", print_background=True, display_header_footer=True,

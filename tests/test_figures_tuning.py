@@ -30,3 +30,11 @@ def test_smoothing_explorable_draws_every_window_differently_with_labelled_axes(
     fig = Figure()
     ex.draw(fig, window=50)
     assert_axes_labelled(fig)
+
+
+def test_smoothing_noise_rejects_bad_input():
+    import pytest
+    with pytest.raises(ValueError, match="step_loss"):
+        figs.smoothing_noise(np.array([1.0, 0.0, 2.0]), 2)
+    with pytest.raises(ValueError, match="window"):
+        figs.smoothing_noise(np.ones(10), 0)

@@ -295,8 +295,8 @@ def mlp_hvp(model: Any, X: Any, y: Any, v: Any) -> np.ndarray:
 
 def mlp_hessian(model: Any, X: Any, y: Any) -> np.ndarray:
     """The exact Hessian of a one-hidden-layer MLP's mean cross-entropy, shape (n, n): :func:`mlp_hvp` on each basis vector, symmetrised."""
-    n = sum(p.size for p in model.params) if hasattr(model, "params") else 0
-    _mlp_parts(model, X, y)
+    _mlp_parts(model, X, y)                      # checks the model and the data first
+    n = sum(p.size for p in model.params)
     H = np.column_stack([mlp_hvp(model, X, y, e) for e in np.eye(n)])
     return 0.5 * (H + H.T)
 

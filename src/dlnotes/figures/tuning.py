@@ -312,7 +312,9 @@ def smoothing_noise(step_loss: Any, window: int) -> float:
     ``window`` steps: 0 for a perfectly smooth curve; ``window=1`` gives the raw loss's.
     """
     loss = np.asarray(step_loss, dtype=float)
-    ma = tuning.moving_average(loss, int(window))
+    if loss.ndim != 1 or not np.all(loss > 0):
+        raise ValueError("step_loss must be a 1-D array of positive losses (its log is taken)")
+    ma = tuning.moving_average(loss, window)      # checks window
     return float(np.std(np.diff(np.log(ma[int(window):]))))
 
 
